@@ -1,0 +1,37 @@
+"""Activation functions by the names config.json uses (transformers' ACT2FN subset)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    """x * sigmoid(1.702 x), the approximation CLIP was trained with."""
+    return x * torch.sigmoid(1.702 * x)
+
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "gelu": F.gelu,  # exact (erf) GELU, transformers' "gelu"
+    "gelu_new": _gelu_tanh,  # the tanh approximation
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "quick_gelu": quick_gelu,
+    "relu": F.relu,
+    "selu": F.selu,
+    "silu": F.silu,
+    "swish": F.silu,
+}
+
+
+def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Returns the activation function called `name` in config.json."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}") from None

@@ -1,0 +1,228 @@
+"""from_pretrained / save_pretrained: a local folder or a Hub id, safetensors first, no pickle code.
+
+Loading follows transformers' rules so that Hub checkpoints and fine-tunes behave as users expect:
+a base model takes a classification checkpoint (the `vit.` prefix is stripped), a classifier takes a
+base checkpoint (its head is freshly initialised), missing and unexpected keys are reported in one
+warning, mis-shaped keys are an error unless `ignore_mismatched_sizes=True`. pytorch_model.bin is
+read only with `torch.load(weights_only=True)`; there is no trust_remote_code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import ViTHybridConfig
+
+logger = logging.getLogger("vit_hybrid")
+
+CONFIG_NAME = "config.json"
+SAFE_WEIGHTS_NAME = "model.safetensors"
+WEIGHTS_NAME = "pytorch_model.bin"
+
+M = TypeVar("M", bound=torch.nn.Module)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, unsafe, or does not fit the model."""
+
+
+def resolve_file(
+    name_or_path: str | os.PathLike,
+    filename: str,
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    local_files_only: bool = False,
+    force_download: bool = False,
+) -> str | None:
+    """Path of `filename` in a local folder, or downloaded from (or cached for) a Hub repo id.
+
+    Returns None when the folder or repo has no such file; raises `CheckpointError` when the
+    folder or repo cannot be found or reached.
+    """
+    if os.path.isdir(name_or_path):
+        path = Path(name_or_path) / filename
+        return str(path) if path.is_file() else None
+    name = str(name_or_path)
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1 or os.path.exists(name):
+        raise CheckpointError(f"{name!r} is not a folder (nor a Hub id of the form 'owner/name')")
+    import huggingface_hub
+
+    from .hub_errors import LOCAL_MISS_ERRORS, MISSING_FILE_ERRORS
+
+    try:
+        return huggingface_hub.hf_hub_download(
+            name,
+            filename,
+            revision=revision,
+            token=token,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            force_download=force_download,
+        )
+    except LOCAL_MISS_ERRORS as err:
+        raise CheckpointError(
+            f"{filename} of {name!r} is not in the local Hub cache and the Hub cannot be reached ({err})"
+        ) from None
+    except MISSING_FILE_ERRORS:
+        return None
+    except Exception as err:  # network, auth, unknown repo or revision
+        raise CheckpointError(f"could not get {filename} of {name!r} from the Hugging Face Hub: {err}") from None
+
+
+def resolve_first(name_or_path: str | os.PathLike, filenames: tuple[str, ...], **hub: Any) -> str:
+    """The first of `filenames` that the folder or Hub repo has; `CheckpointError` if none."""
+    error = None
+    for filename in filenames:
+        try:
+            path = resolve_file(name_or_path, filename, **hub)
+        except CheckpointError as err:
+            error = error or err
+            continue
+        if path is not None:
+            return path
+    if error is not None:
+        raise error
+    raise CheckpointError(f"{name_or_path} has no {' or '.join(filenames)}")
+
+
+def read_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """Reads model.safetensors or pytorch_model.bin (tensors only; any other pickle is refused)."""
+    try:
+        if path.endswith(".safetensors"):
+            state = load_file(path)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (SafetensorError, OSError, RuntimeError, EOFError, ValueError) as err:
+        raise CheckpointError(f"cannot read the weights in {path}: it is corrupted or not a checkpoint ({err})") from None
+    except Exception as err:  # pickle.UnpicklingError and friends: code or objects in the pickle
+        raise CheckpointError(
+            f"refused to load {path}: it holds more than plain tensors, which could run code ({err})"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise CheckpointError(f"refused to load {path}: it is not a mapping of names to tensors")
+    return state
+
+
+def _align_prefix(state: dict[str, torch.Tensor], expected: set[str], prefix: str) -> dict[str, torch.Tensor]:
+    """Adds or strips the base model's prefix so that checkpoint keys meet the model's keys."""
+    head = prefix + "."
+    if any(k.startswith(head) for k in expected):
+        if not any(k.startswith(head) for k in state) and any(head + k in expected for k in state):
+            return {head + k: v for k, v in state.items()}  # base checkpoint into a model with a head
+    elif any(k.startswith(head) for k in state):
+        return {k[len(head) :] if k.startswith(head) else k: v for k, v in state.items()}  # head dropped
+    return state
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], ignore_mismatched_sizes: bool = False) -> None:
+    """Copies `state` into `model` by the rules in this module's docstring; reports what differs."""
+    own = model.state_dict()
+    state = _align_prefix(state, set(own), getattr(model, "base_model_prefix", "vit"))
+    shared = [k for k in state if k in own]
+    if not shared:
+        raise CheckpointError(
+            f"the checkpoint shares no weights with {type(model).__name__}: is it a ViT-Hybrid checkpoint? "
+            f"(first keys: {sorted(state)[:3]})"
+        )
+    bad_dtype = [k for k in shared if not state[k].is_floating_point()]
+    if bad_dtype:
+        raise CheckpointError(f"weights with a non-float dtype: {', '.join(f'{k} ({state[k].dtype})' for k in bad_dtype)}")
+    mismatched = [k for k in shared if state[k].shape != own[k].shape]
+    if mismatched and not ignore_mismatched_sizes:
+        detail = ", ".join(f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in mismatched)
+        raise CheckpointError(
+            f"weights of the wrong shape: {detail}. Pass ignore_mismatched_sizes=True to re-initialise them "
+            "(e.g. to fine-tune with another number of labels)."
+        )
+    with torch.no_grad():
+        for k in shared:
+            if k not in mismatched:
+                own[k].copy_(state[k])
+    missing = sorted(set(own) - set(shared))
+    unexpected = sorted(set(state) - set(own))
+    notes = []
+    if missing:
+        notes.append(f"newly initialised (not in the checkpoint): {', '.join(missing)}")
+    if mismatched:
+        notes.append(f"re-initialised (shape mismatch): {', '.join(sorted(mismatched))}")
+    if unexpected:
+        notes.append(f"not used (not in this model): {', '.join(unexpected)}")
+    if notes:
+        logger.warning("Loading %s: %s. Train the model before trusting new weights.", type(model).__name__, "; ".join(notes))
+
+
+def load_model(
+    cls: type[M],
+    pretrained_model_name_or_path: str | os.PathLike,
+    *,
+    config: ViTHybridConfig | None = None,
+    ignore_mismatched_sizes: bool = False,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    local_files_only: bool = False,
+    force_download: bool = False,
+    torch_dtype: torch.dtype | None = None,
+    add_pooling_layer: bool | None = None,
+    use_mask_token: bool | None = None,
+    **config_overrides: Any,
+) -> M:
+    """Builds `cls` from a folder or Hub id and loads its weights; returns it in eval mode.
+
+    Args:
+        config: use this config instead of the checkpoint's config.json.
+        ignore_mismatched_sizes: re-initialise weights whose shape differs, instead of failing.
+        revision, token, cache_dir, local_files_only, force_download: passed to huggingface_hub
+            (which also honours HF_HUB_OFFLINE and the shared cache).
+        torch_dtype: cast the loaded model to this dtype.
+        add_pooling_layer, use_mask_token: ViTHybridModel's own arguments.
+        config_overrides: replace config values, e.g. num_labels=10 or id2label={...}.
+    """
+    hub = dict(
+        revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only, force_download=force_download
+    )
+    if config is None:
+        config_path = resolve_first(pretrained_model_name_or_path, (CONFIG_NAME,), **hub)
+        config = ViTHybridConfig.from_json_file(config_path, **config_overrides)
+    elif config_overrides:
+        config = ViTHybridConfig.from_dict(config.to_dict(), **config_overrides)
+    weights = resolve_first(pretrained_model_name_or_path, (SAFE_WEIGHTS_NAME, WEIGHTS_NAME), **hub)
+    model_kwargs = {}
+    if add_pooling_layer is not None:
+        model_kwargs["add_pooling_layer"] = add_pooling_layer
+    if use_mask_token is not None:
+        model_kwargs["use_mask_token"] = use_mask_token
+    state = read_state_dict(weights)  # read before building: a bad file fails fast
+    model = cls(config, **model_kwargs)
+    load_state(model, state, ignore_mismatched_sizes)
+    if torch_dtype is not None:
+        model.to(torch_dtype)
+    return model.eval()
+
+
+def save_model(model: torch.nn.Module, save_directory: str | os.PathLike, safe_serialization: bool = True) -> None:
+    """Writes config.json (with `architectures`) and the weights, loadable here and in transformers."""
+    os.makedirs(save_directory, exist_ok=True)
+    config = model.config
+    config.extra["architectures"] = [type(model).__name__]
+    config.extra["torch_dtype"] = str(next(model.parameters()).dtype).removeprefix("torch.")
+    config.save_pretrained(save_directory)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    if safe_serialization:
+        save_file(state, os.path.join(save_directory, SAFE_WEIGHTS_NAME), metadata={"format": "pt"})
+    else:
+        torch.save(state, os.path.join(save_directory, WEIGHTS_NAME))
+
+
+__all__ = ["CheckpointError", "load_model", "load_state", "read_state_dict", "resolve_file", "resolve_first", "save_model"]
