@@ -39,7 +39,7 @@ class ViTHybridPatchEmbeddings(nn.Module):
         """Returns tokens (B, N, hidden), their grid (h, w) and every backbone stage map."""
         _, channels, height, width = pixel_values.shape
         if channels != self.num_channels:
-            raise ValueError(f"pixel_values has {channels} channels; the model expects {self.num_channels}")
+            raise ValueError(f"pixel_values has {channels} channel(s); the model expects {self.num_channels} channels")
         if not interpolate_pos_encoding and (height, width) != (self.image_size, self.image_size):
             raise ValueError(
                 f"Input image size ({height}*{width}) doesn't match model ({self.image_size}*{self.image_size}); "
