@@ -124,3 +124,18 @@ def test_gradient_reaches_stage_maps_without_hooks(model):
     stages = out.backbone_hidden_states
     grads = torch.autograd.grad(out.logits[0, 2], stages)
     assert all(g.shape == s.shape and g.abs().sum() > 0 for g, s in zip(grads, stages))
+
+
+def test_class_token_only_gives_the_same_class_token():
+    """The classifier's shortcut (last layer for the class token alone) changes no value."""
+    base = ViTHybridModel.from_pretrained(MODELS / "masked_base")
+    x = torch.randn(2, 3, 64, 64)
+    mask = torch.tensor([1.0, 0.0, 1.0, 0.5])
+    with torch.no_grad():
+        full = base(x, head_mask=mask)
+        short = base(x, head_mask=mask, class_token_only=True)
+        asked = base(x, class_token_only=True, output_hidden_states=True)
+    assert short.last_hidden_state.shape == (2, 1, 48)
+    torch.testing.assert_close(short.last_hidden_state, full.last_hidden_state[:, :1], atol=1e-6, rtol=0)
+    torch.testing.assert_close(short.pooler_output, full.pooler_output, atol=1e-6, rtol=0)
+    assert asked.last_hidden_state.shape == (2, 17, 48)  # ignored when hidden states are asked for

@@ -117,27 +117,39 @@ class ViTHybridSelfAttention(DerivedWeights):
         return torch.cat((self.query.bias, self.key.bias, self.value.bias))
 
     def forward(
-        self, hidden_states: torch.Tensor, head_mask: torch.Tensor | None = None, output_attentions: bool = False
+        self,
+        hidden_states: torch.Tensor,
+        head_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        num_queries: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Returns the context (B, T, hidden) and, if asked, the probabilities (B, heads, T, T).
+        """Returns the context (B, Q, hidden) and, if asked, the probabilities (B, heads, Q, T).
 
-        head_mask multiplies the probabilities of each head, on the fused path too (there it
-        scales each head's context, which is the same product).
+        Q is T, or `num_queries` when only the first tokens' outputs are needed (the classifier's
+        last layer needs the class token alone). head_mask multiplies the probabilities of each
+        head, on the fused path too (there it scales each head's context: the same product).
         """
-        batch, length, _ = hidden_states.shape
+        batch, length, hidden = hidden_states.shape
         weight = self.derived("qkv_weight", (self.query.weight, self.key.weight, self.value.weight), self._qkv_weight)
         bias = None
         if self.query.bias is not None:
             bias = self.derived("qkv_bias", (self.query.bias, self.key.bias, self.value.bias), self._qkv_bias)
-        qkv = F.linear(hidden_states, weight, bias)  # (B, T, 3 * hidden)
-        qkv = qkv.view(batch, length, 3, self.num_attention_heads, self.attention_head_size)
-        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, d)
+        heads, size = self.num_attention_heads, self.attention_head_size
+        if num_queries is None:
+            qkv = F.linear(hidden_states, weight, bias).view(batch, length, 3, heads, size)
+            query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, d)
+        else:
+            q_bias, kv_bias = (None, None) if bias is None else (bias[:hidden], bias[hidden:])
+            query = F.linear(hidden_states[:, :num_queries], weight[:hidden], q_bias)
+            query = query.view(batch, num_queries, heads, size).transpose(1, 2)  # (B, heads, Q, d)
+            kv = F.linear(hidden_states, weight[hidden:], kv_bias).view(batch, length, 2, heads, size)
+            key, value = kv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, d)
         dropout = self.dropout_prob if self.training else 0.0
         per_head_mask = head_mask is None or head_mask.shape[-2:] == (1, 1)
         probs = None
         if output_attentions or not per_head_mask:
-            scores = torch.matmul(query, key.transpose(-1, -2)) / math.sqrt(self.attention_head_size)
-            probs = F.dropout(scores.softmax(dim=-1), dropout, self.training)  # (B, heads, T, T)
+            scores = torch.matmul(query, key.transpose(-1, -2)) / math.sqrt(size)
+            probs = F.dropout(scores.softmax(dim=-1), dropout, self.training)  # (B, heads, Q, T)
             if head_mask is not None:
                 probs = probs * head_mask
             context = torch.matmul(probs, value)
@@ -145,7 +157,7 @@ class ViTHybridSelfAttention(DerivedWeights):
             context = F.scaled_dot_product_attention(query, key, value, dropout_p=dropout)
             if head_mask is not None:
                 context = context * head_mask
-        context = context.transpose(1, 2).reshape(batch, length, self.all_head_size)  # (B, T, hidden)
+        context = context.transpose(1, 2).reshape(batch, query.shape[2], self.all_head_size)  # (B, Q, hidden)
         return context, probs
 
 
@@ -170,9 +182,13 @@ class ViTHybridAttention(nn.Module):
         self.output = ViTHybridSelfOutput(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, head_mask: torch.Tensor | None = None, output_attentions: bool = False
+        self,
+        hidden_states: torch.Tensor,
+        head_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        num_queries: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, probs = self.attention(hidden_states, head_mask, output_attentions)
+        context, probs = self.attention(hidden_states, head_mask, output_attentions, num_queries)
         return self.output(context), probs
 
 
@@ -212,10 +228,16 @@ class ViTHybridLayer(nn.Module):
         self.layernorm_after = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(
-        self, hidden_states: torch.Tensor, head_mask: torch.Tensor | None = None, output_attentions: bool = False
+        self,
+        hidden_states: torch.Tensor,
+        head_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        num_queries: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, probs = self.attention(self.layernorm_before(hidden_states), head_mask, output_attentions)
-        hidden_states = attended + hidden_states
+        """Returns the block's output for every token, or for the first `num_queries` tokens."""
+        normed = self.layernorm_before(hidden_states)
+        attended, probs = self.attention(normed, head_mask, output_attentions, num_queries)
+        hidden_states = attended + hidden_states[:, : attended.shape[1]]
         mlp = self.intermediate(self.layernorm_after(hidden_states))
         return self.output(mlp, hidden_states), probs
 
@@ -233,16 +255,22 @@ class ViTHybridEncoder(nn.Module):
         head_mask: torch.Tensor | None = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        class_token_only: bool = False,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None, tuple[torch.Tensor, ...] | None]:
         """Returns the last hidden state, the hidden states (input + one per layer) and the
         attention probabilities (one per layer), each tuple None unless asked for.
 
         head_mask: None, or (num_layers, ...) broadcastable to (B, heads, T, T) per layer.
+        class_token_only: the last layer computes the class token's output alone (B, 1, hidden),
+            which is all a classifier reads: the same values for a twelfth less work.
         """
         all_hidden = [hidden_states] if output_hidden_states else None
         all_probs = [] if output_attentions else None
+        last = len(self.layer) - 1
         for i, layer in enumerate(self.layer):
-            hidden_states, probs = layer(hidden_states, None if head_mask is None else head_mask[i], output_attentions)
+            num_queries = 1 if class_token_only and i == last else None
+            layer_mask = None if head_mask is None else head_mask[i]
+            hidden_states, probs = layer(hidden_states, layer_mask, output_attentions, num_queries)
             if output_hidden_states:
                 all_hidden.append(hidden_states)
             if output_attentions:

@@ -119,6 +119,7 @@ class ViTHybridModel(ViTHybridPreTrainedModel):
         interpolate_pos_encoding: bool | None = None,
         return_dict: bool | None = None,
         output_backbone_states: bool = False,
+        class_token_only: bool = False,
     ) -> BaseModelOutputWithPooling | tuple:
         """Runs the model on pixel_values (B, C, H, W).
 
@@ -127,6 +128,8 @@ class ViTHybridModel(ViTHybridPreTrainedModel):
             head_mask: (heads,) or (layers, heads); multiplies each head's attention probabilities.
             interpolate_pos_encoding: accept any input size, resampling the position table.
             output_backbone_states: also return the stem's and every stage's feature map.
+            class_token_only: last_hidden_state holds the class token alone (B, 1, hidden); the
+                last layer skips the other tokens. Ignored when hidden states or attentions are asked.
         Returns:
             `BaseModelOutputWithPooling`, or its non-None fields as a tuple if return_dict=False.
         """
@@ -140,8 +143,9 @@ class ViTHybridModel(ViTHybridPreTrainedModel):
             raise ValueError(f"pixel_values must be (batch, channels, height, width), got {tuple(pixel_values.shape)}")
         pixel_values = pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype)
         embeddings, _, stage_maps = self.embeddings(pixel_values, bool_masked_pos, bool(interpolate_pos_encoding))
+        class_token_only = class_token_only and not (output_attentions or output_hidden_states)
         last, hidden_states, attentions = self.encoder(
-            embeddings, self.get_head_mask(head_mask), output_attentions, output_hidden_states
+            embeddings, self.get_head_mask(head_mask), output_attentions, output_hidden_states, class_token_only
         )
         sequence_output = self.layernorm(last)
         output = BaseModelOutputWithPooling(
@@ -190,6 +194,7 @@ class ViTHybridForImageClassification(ViTHybridPreTrainedModel):
             interpolate_pos_encoding=interpolate_pos_encoding,
             return_dict=True,
             output_backbone_states=output_backbone_states,
+            class_token_only=True,  # the classifier reads the class token alone
         )
         logits = self.classifier(outputs.last_hidden_state[:, 0])
         output = ImageClassifierOutput(
