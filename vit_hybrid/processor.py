@@ -1,0 +1,758 @@
+"""Image preprocessing for ViT-Hybrid, without transformers.
+
+`ViTHybridImageProcessor` gives the same numbers as transformers' deprecated
+`ViTHybridImageProcessor` (4.46): resizing is done by Pillow, on the same uint8 image the reference
+builds, then a centre crop, rescaling and normalisation in the same dtypes.
+
+Very elongated images (a 10000×8 strip resized to a shortest edge of 384 becomes 480000×384) are
+not resized whole: only the pixels that the centre crop keeps are computed. Pillow's `box`
+argument cannot do that exactly (it rounds the box to float32 and changes the order of the two
+resampling passes), so this module redoes Pillow's separable resampling (`Resample.c`: the same
+double-precision filter weights, the same 22-bit fixed-point sums, the same pass order) for the
+cropped window only. The tests check it against Pillow's own full resize.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Union
+
+import numpy as np
+import PIL
+import PIL.Image
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "preprocessor_config.json"
+OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
+Resampling = PIL.Image.Resampling
+ImageInput = Union[PIL.Image.Image, np.ndarray, "torch.Tensor", Sequence[Any]]  # noqa: F821
+
+# Resize only the cropped window when the full resized image has this many times the crop's pixels.
+_CROP_FIRST_MIN_RATIO = 4
+
+
+# --------------------------------------------------------------------------- crop geometry
+
+
+@dataclass(frozen=True)
+class CropGeometry:
+    """Where the processed image (the model input) lies in the original image.
+
+    Boxes are `(left, top, right, bottom)` in pixel-edge coordinates: `(0, 0, w, h)` covers a
+    whole `w`×`h` image, and pixel `(x, y)` spans `[x, x + 1) × [y, y + 1)`.
+
+    Attributes:
+        original_size: `(height, width)` of the input image.
+        resized_size: `(height, width)` after resizing (the original size if not resized).
+        crop_box: The processed image's extent in resized-image pixels. It reaches outside the
+            resized image where the crop is larger than the image; that part is zero padding.
+        original_box: `crop_box` mapped to original-image pixels (floats).
+        padding: Zero columns/rows added on each side, `(left, top, right, bottom)`.
+    """
+
+    original_size: tuple[int, int]
+    resized_size: tuple[int, int]
+    crop_box: tuple[int, int, int, int]
+    original_box: tuple[float, float, float, float]
+    padding: tuple[int, int, int, int]
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """`(height, width)` of the processed image."""
+        left, top, right, bottom = self.crop_box
+        return bottom - top, right - left
+
+    @property
+    def visible_box(self) -> tuple[int, int, int, int]:
+        """The part of `crop_box` inside the resized image, `(left, top, right, bottom)`."""
+        left, top, right, bottom = self.crop_box
+        height, width = self.resized_size
+        return max(left, 0), max(top, 0), min(right, width), min(bottom, height)
+
+
+def _resized_size(height: int, width: int, size: Mapping[str, int]) -> tuple[int, int]:
+    """The reference's output size: the shortest edge to `size["shortest_edge"]`, the long edge
+    truncated, or exactly `(size["height"], size["width"])`."""
+    if "shortest_edge" in size:
+        target = size["shortest_edge"]
+        short, long = (width, height) if width <= height else (height, width)
+        new_long = int(target * long / short)
+        return (new_long, target) if width <= height else (target, new_long)
+    return size["height"], size["width"]
+
+
+def _crop_geometry(
+    height: int, width: int, size: Mapping[str, int] | None, crop_size: Mapping[str, int] | None
+) -> CropGeometry:
+    resized_h, resized_w = _resized_size(height, width, size) if size else (height, width)
+    crop_h, crop_w = (crop_size["height"], crop_size["width"]) if crop_size else (resized_h, resized_w)
+    top, left = (resized_h - crop_h) // 2, (resized_w - crop_w) // 2
+    right, bottom = left + crop_w, top + crop_h
+    return CropGeometry(
+        original_size=(height, width),
+        resized_size=(resized_h, resized_w),
+        crop_box=(left, top, right, bottom),
+        original_box=(
+            left * width / resized_w,
+            top * height / resized_h,
+            right * width / resized_w,
+            bottom * height / resized_h,
+        ),
+        padding=(max(-left, 0), max(-top, 0), max(right - resized_w, 0), max(bottom - resized_h, 0)),
+    )
+
+
+# --------------------------------------------------------------------------- Pillow's resampling, windowed
+#
+# The filters, weights and fixed-point arithmetic below follow Pillow's src/libImaging/Resample.c
+# (10 to 13) operation by operation, in double precision, so that the integer weights come out identical.
+
+_PRECISION_BITS = 32 - 8 - 2
+# Pillow 13 runs the vertical pass first when the height shrinks more than twice the width; before, never.
+_VERTICAL_PASS_MAY_COME_FIRST = int(PIL.__version__.split(".")[0]) >= 13
+_HAMMING_A = float(np.float32(0.54))  # C float literals 0.54f and 0.46f
+_HAMMING_B = float(np.float32(0.46))
+
+
+def _box_filter(x: float) -> float:
+    return 1.0 if -0.5 < x <= 0.5 else 0.0
+
+
+def _bilinear_filter(x: float) -> float:
+    x = abs(x)
+    return 1.0 - x if x < 1.0 else 0.0
+
+
+def _hamming_filter(x: float) -> float:
+    x = abs(x)
+    if x == 0.0:
+        return 1.0
+    if x >= 1.0:
+        return 0.0
+    x = x * math.pi
+    return math.sin(x) / x * (_HAMMING_A + _HAMMING_B * math.cos(x))
+
+
+def _bicubic_filter(x: float) -> float:
+    a = -0.5
+    x = abs(x)
+    if x < 1.0:
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1
+    if x < 2.0:
+        return (((x - 5) * x + 8) * x - 4) * a
+    return 0.0
+
+
+def _sinc(x: float) -> float:
+    if x == 0.0:
+        return 1.0
+    x = x * math.pi
+    return math.sin(x) / x
+
+
+def _lanczos_filter(x: float) -> float:
+    return _sinc(x) * _sinc(x / 3) if -3.0 <= x < 3.0 else 0.0
+
+
+def _mks2013_filter(x: float) -> float:
+    x = abs(x)
+    if x < 0.5:
+        return 17.0 / 16.0 - 7.0 / 4.0 * math.pow(x, 2)
+    if x < 1.5:
+        return (1.0 - x) * (7.0 / 4.0 - x)
+    if x < 2.5:
+        return -1.0 / 8.0 * math.pow(x - 5.0 / 2.0, 2)
+    return 0.0
+
+
+def _mks2021_filter(x: float) -> float:
+    x = abs(x)
+    if x < 0.5:
+        return 577.0 / 576.0 - 239.0 / 144.0 * math.pow(x, 2)
+    if x < 1.5:
+        return 35.0 / 36.0 * (x - 1.0) * (x - 239.0 / 140.0)
+    if x < 2.5:
+        return 1.0 / 6.0 * (x - 2.0) * (65.0 / 24.0 - x)
+    if x < 3.5:
+        return 1.0 / 36.0 * (x - 3.0) * (x - 15.0 / 4.0)
+    if x < 4.5:
+        return -1.0 / 288.0 * math.pow(x - 9.0 / 2.0, 2)
+    return 0.0
+
+
+_FILTERS: dict[int, tuple[Callable[[float], float], float]] = {
+    Resampling.BOX: (_box_filter, 0.5),
+    Resampling.BILINEAR: (_bilinear_filter, 1.0),
+    Resampling.HAMMING: (_hamming_filter, 1.0),
+    Resampling.BICUBIC: (_bicubic_filter, 2.0),
+    Resampling.LANCZOS: (_lanczos_filter, 3.0),
+}
+if hasattr(Resampling, "MKS2013"):  # Pillow 13
+    _FILTERS[Resampling.MKS2013] = (_mks2013_filter, 2.5)
+    _FILTERS[Resampling.MKS2021] = (_mks2021_filter, 4.5)
+
+
+def _filter_taps(resample: int, in_size: int, out_size: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for outputs `start..stop-1` only.
+
+    Returns the first input index of each output and its int32 fixed-point weights
+    (shape `(stop - start, ksize)`, zero past each output's support).
+    """
+    kernel, support = _FILTERS[resample]
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = support * filterscale
+    ksize = math.ceil(support) * 2 + 1
+    centers = (np.arange(start, stop) + 0.5) * scale
+    first = np.maximum(np.trunc(centers - support + 0.5), 0).astype(np.int64)
+    count = np.minimum(np.trunc(centers + support + 0.5), in_size).astype(np.int64) - first
+    offsets = first[:, None] + np.arange(ksize)
+    weights = np.vectorize(kernel, otypes=[np.float64])(((offsets - centers[:, None]) + 0.5) * (1.0 / filterscale))
+    weights[np.arange(ksize) >= count[:, None]] = 0.0
+    total = np.zeros(len(centers))
+    for column in weights.T:  # summed in Pillow's order, not numpy's pairwise order
+        total += column
+    nonzero = total != 0.0
+    weights[nonzero] /= total[nonzero, None]
+    scaled = weights * (1 << _PRECISION_BITS)
+    fixed = np.trunc(np.where(weights < 0, scaled - 0.5, scaled + 0.5)).astype(np.int32)
+    return first, fixed
+
+
+def _convolve(image: np.ndarray, axis: int, first: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """One 8-bit resampling pass along `axis` (Pillow's `ImagingResample{Horizontal,Vertical}_8bpc`)."""
+    out_shape = list(image.shape)
+    out_shape[axis] = len(first)
+    weight_shape = [1] * image.ndim
+    weight_shape[axis] = len(first)
+    total = np.full(out_shape, 1 << (_PRECISION_BITS - 1), dtype=np.int32)
+    for tap in range(weights.shape[1]):
+        index = np.minimum(first + tap, image.shape[axis] - 1)  # past the support the weight is 0
+        total += np.take(image, index, axis=axis).astype(np.int32) * weights[:, tap].reshape(weight_shape)
+    return np.clip(total >> _PRECISION_BITS, 0, 255).astype(np.uint8)
+
+
+def _nearest_indices(in_size: int, out_size: int, start: int, stop: int) -> np.ndarray:
+    """Source index of outputs `start..stop-1` for NEAREST (Pillow's `ImagingScaleAffine`).
+
+    Pillow adds the step once per output pixel, so the positions are accumulated the same way,
+    in chunks to keep memory small. Out-of-image positions are -1.
+    """
+    step = in_size / out_size
+    positions = np.empty(stop - start)
+    value = step * 0.5
+    chunk = 1 << 16
+    for begin in range(0, stop, chunk):
+        run = np.full(min(chunk, stop - begin), step)
+        run[0] = value
+        run = np.add.accumulate(run)
+        lo, hi = max(start, begin), min(stop, begin + len(run))
+        if lo < hi:
+            positions[lo - start : hi - start] = run[lo - begin : hi - begin]
+        value = run[-1] + step
+    index = np.where(positions < 0, -1, np.trunc(positions)).astype(np.int64)
+    return np.where(index < in_size, index, -1)
+
+
+def resize_window(
+    image: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int], resample: int
+) -> np.ndarray:
+    """Equal to `np.asarray(PIL.Image.fromarray(image).resize(size[::-1], resample))` cropped to
+    `box`, without computing the pixels outside `box`.
+
+    Args:
+        image: `(height, width, channels)` uint8 array, 1 or 3 channels.
+        size: `(height, width)` of the full resized image.
+        box: `(left, top, right, bottom)` window inside the resized image.
+        resample: A `PIL.Image.Resampling` filter.
+
+    Returns:
+        The `(bottom - top, right - left, channels)` uint8 window.
+    """
+    height, width = image.shape[:2]
+    out_h, out_w = size
+    left, top, right, bottom = box
+    if resample == Resampling.NEAREST:
+        rows = _nearest_indices(height, out_h, top, bottom)
+        cols = _nearest_indices(width, out_w, left, right)
+        window = image[rows[:, None], cols[None, :]]
+        window[(rows < 0)[:, None] | (cols < 0)[None, :]] = 0
+        return window
+
+    vertical = _filter_taps(resample, height, out_h, top, bottom) if out_h != height else None
+    horizontal = _filter_taps(resample, width, out_w, left, right) if out_w != width else None
+
+    def span(taps: tuple[np.ndarray, np.ndarray] | None, start: int, stop: int) -> tuple[int, int]:
+        if taps is None:
+            return start, stop
+        first, weights = taps
+        return int(first.min()), int((first + weights.shape[1]).max())
+
+    row0, row1 = span(vertical, top, bottom)
+    col0, col1 = span(horizontal, left, right)
+    image = image[row0:row1, col0:col1]
+    passes = [(1, horizontal, col0), (0, vertical, row0)]
+    if _VERTICAL_PASS_MAY_COME_FIRST and height - out_h > 0 and height - out_h > (width - out_w) * 2:
+        passes.reverse()
+    for axis, taps, origin in passes:
+        if taps is not None:
+            image = _convolve(image, axis, taps[0] - origin, taps[1])
+    return image
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _is_torch_tensor(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _split_images(images: ImageInput) -> list[Any]:
+    """A list of single images (PIL images, 3-D arrays or tensors) from any accepted input."""
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError("images is empty: pass at least one image.")
+        return list(images)
+    if isinstance(images, PIL.Image.Image):
+        return [images]
+    if isinstance(images, np.ndarray) or _is_torch_tensor(images):
+        if images.ndim == 4:
+            return list(images)
+        if images.ndim == 3:
+            return [images]
+        raise ValueError(
+            f"An image array must have 3 dimensions (one image) or 4 (a batch), got shape {tuple(images.shape)}. "
+            "Give grayscale arrays a channel axis: (H, W, 1) or (1, H, W)."
+        )
+    raise TypeError(
+        f"images must be a PIL image, a numpy array, a torch tensor, or a list of those; got {type(images).__name__}."
+    )
+
+
+def _to_hwc(image: Any, do_convert_rgb: bool, input_data_format: str | None) -> tuple[np.ndarray, str]:
+    """One image as an `(H, W, C)` array with C in {1, 3}, and its input channel layout."""
+    if isinstance(image, PIL.Image.Image):
+        if do_convert_rgb and image.mode != "RGB":
+            image = image.convert("RGB")
+        if image.mode not in ("RGB", "L"):
+            raise ValueError(f"PIL images in mode {image.mode!r} need do_convert_rgb=True.")
+        array = np.array(image)
+        return (array if array.ndim == 3 else array[..., None]), "channels_last"
+    if _is_torch_tensor(image):
+        image = image.detach().cpu().numpy()
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"Each image must be a PIL image, a numpy array or a torch tensor; got {type(image).__name__}.")
+    if image.ndim != 3:
+        raise ValueError(
+            f"Each image in a list must have 3 dimensions, (H, W, C) or (C, H, W); got shape {image.shape}."
+        )
+    layout = input_data_format or _infer_layout(image.shape)
+    if layout not in ("channels_first", "channels_last"):
+        raise ValueError(f"input_data_format must be 'channels_first' or 'channels_last', got {layout!r}.")
+    array = image.transpose(1, 2, 0) if layout == "channels_first" else image
+    if array.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"Images must have 1 or 3 channels; got {array.shape[-1]} in an image of shape {image.shape} "
+            f"read as {layout}. Convert RGBA images to RGB first."
+        )
+    return array, layout
+
+
+def _infer_layout(shape: tuple[int, ...]) -> str:
+    """The reference's rule: channels first if the first axis has 1 or 3 entries, else last."""
+    if shape[0] in (1, 3):
+        return "channels_first"
+    if shape[-1] in (1, 3):
+        return "channels_last"
+    raise ValueError(
+        f"Cannot find the channel axis of an image of shape {shape}: expected 1 or 3 channels, first or last. "
+        "Convert RGBA images to RGB first, or pass input_data_format."
+    )
+
+
+def _uint8_for_pil(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The uint8 pixels the reference hands to Pillow, and whether it scaled [0, 1] floats by 255.
+
+    Integer-valued arrays in [0, 255] are cast as they are, other arrays in [0, 1] are multiplied
+    by 255 and truncated, anything else is refused (transformers' `to_pil_image` rules).
+    """
+    if image.dtype == np.uint8:
+        return image, False
+    if np.allclose(image, image.astype(int)):
+        if image.min() < 0 or image.max() > 255:
+            raise ValueError(
+                f"Integer-valued images must lie in [0, 255] to be resized, got [{image.min()}, {image.max()}]."
+            )
+        return image.astype(np.uint8), False
+    if image.min() < 0 or image.max() > 1:
+        raise ValueError(f"Non-integer images must lie in [0, 1] to be resized, got [{image.min()}, {image.max()}].")
+    return (image.astype(np.float64) * 255).astype(np.float32).astype(np.uint8), True
+
+
+def _pad(image: np.ndarray, padding: tuple[int, int, int, int]) -> np.ndarray:
+    """Zero-pad an `(H, W, C)` image by `(left, top, right, bottom)`."""
+    if not any(padding):
+        return image
+    left, top, right, bottom = padding
+    height, width, channels = image.shape
+    padded = np.zeros((top + height + bottom, left + width + right, channels), dtype=image.dtype)
+    padded[top : top + height, left : left + width] = image
+    return padded
+
+
+def _size_dict(value: int | Sequence[int] | Mapping[str, int], name: str, square: bool) -> dict[str, int]:
+    """Check and normalise `size` (`square=False`) or `crop_size` (`square=True`).
+
+    An int is a shortest edge for `size` and a square for `crop_size`; a pair is `(height, width)`.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = {"height": value, "width": value} if square else {"shortest_edge": value}
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        value = {"height": value[0], "width": value[1]}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict, an int or a (height, width) pair; got {value!r}.")
+    allowed = [{"height", "width"}] if square else [{"shortest_edge"}, {"height", "width"}]
+    if set(value) not in allowed:
+        expected = " or ".join(str(sorted(keys)) for keys in allowed)
+        raise ValueError(f"{name} must have the keys {expected}; got {sorted(value)}.")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
+        raise ValueError(f"{name} values must be positive integers; got {dict(value)}.")
+    return dict(value)
+
+
+def _stats(value: float | Sequence[float]) -> float | list[float]:
+    return [float(v) for v in value] if isinstance(value, (Sequence, np.ndarray)) else float(value)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class BatchFeature(dict):
+    """The processor's output: a dict holding `"pixel_values"`, also readable as an attribute."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def to(self, *args: Any, **kwargs: Any) -> BatchFeature:
+        """Call `.to(*args, **kwargs)` on every torch tensor (device or dtype moves)."""
+        return BatchFeature({k: v.to(*args, **kwargs) if _is_torch_tensor(v) else v for k, v in self.items()})
+
+
+def _batch(images: list[np.ndarray], return_tensors: str | None) -> list[np.ndarray] | np.ndarray | Any:
+    if return_tensors is None:
+        return images
+    shapes = {image.shape for image in images}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"Cannot stack images of different shapes {sorted(shapes)} into one tensor: "
+            "keep do_center_crop=True or use return_tensors=None."
+        )
+    stacked = np.stack(images)
+    if return_tensors == "np":
+        return stacked
+    import torch
+
+    return torch.from_numpy(stacked)
+
+
+# --------------------------------------------------------------------------- processor
+
+
+class ViTHybridImageProcessor:
+    """Resize, centre-crop, rescale and normalise images for ViT-Hybrid, like transformers' class.
+
+    The defaults are those of the reference code: images are resized so that their shortest edge
+    is 224 (bicubic), centre-cropped to 224×224, scaled by 1/255 and normalised with the
+    OpenAI CLIP mean and std. (The reference's docstring says ImageNet mean/std; its code uses
+    CLIP's, and so does this class.) Checkpoints on the Hub override these values through their
+    `preprocessor_config.json`, e.g. 384/384 and mean = std = 0.5 for google/vit-hybrid-base-bit-384.
+
+    Args:
+        do_resize: Whether to resize.
+        size: `{"shortest_edge": n}` (keep the aspect ratio) or `{"height": h, "width": w}`;
+            an int means a shortest edge. Defaults to `{"shortest_edge": 224}`.
+        resample: A `PIL.Image.Resampling` filter (or its int value).
+        do_center_crop: Whether to centre-crop (zero-padding where the image is smaller).
+        crop_size: `{"height": h, "width": w}`; an int means a square. Defaults to 224×224.
+        do_rescale: Whether to multiply pixel values by `rescale_factor`.
+        rescale_factor: The scale factor, 1/255 by default.
+        do_normalize: Whether to normalise with `image_mean` and `image_std`.
+        image_mean: Per-channel mean (or one value for all channels). Defaults to OPENAI_CLIP_MEAN.
+        image_std: Per-channel std (or one value for all channels). Defaults to OPENAI_CLIP_STD.
+        do_convert_rgb: Whether to convert PIL images of other modes (L, RGBA, P, CMYK...) to RGB.
+        **kwargs: Other configuration keys (e.g. "processor_class"); kept and saved as they are.
+    """
+
+    model_input_names: ClassVar[list[str]] = ["pixel_values"]
+
+    def __init__(
+        self,
+        do_resize: bool = True,
+        size: int | Sequence[int] | Mapping[str, int] | None = None,
+        resample: int = Resampling.BICUBIC,
+        do_center_crop: bool = True,
+        crop_size: int | Sequence[int] | Mapping[str, int] | None = None,
+        do_rescale: bool = True,
+        rescale_factor: float = 1 / 255,
+        do_normalize: bool = True,
+        image_mean: float | Sequence[float] | None = None,
+        image_std: float | Sequence[float] | None = None,
+        do_convert_rgb: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.do_resize = do_resize
+        self.size = _size_dict(size if size is not None else {"shortest_edge": 224}, "size", square=False)
+        self.resample = Resampling(resample)
+        self.do_center_crop = do_center_crop
+        self.crop_size = _size_dict(crop_size if crop_size is not None else 224, "crop_size", square=True)
+        self.do_rescale = do_rescale
+        self.rescale_factor = rescale_factor
+        self.do_normalize = do_normalize
+        self.image_mean = _stats(image_mean if image_mean is not None else OPENAI_CLIP_MEAN)
+        self.image_std = _stats(image_std if image_std is not None else OPENAI_CLIP_STD)
+        self.do_convert_rgb = do_convert_rgb
+        kwargs.pop("image_processor_type", None)
+        self.extra_config: dict[str, Any] = kwargs
+
+    def crop_geometry(
+        self,
+        image_size: tuple[int, int],
+        do_resize: bool | None = None,
+        size: int | Sequence[int] | Mapping[str, int] | None = None,
+        do_center_crop: bool | None = None,
+        crop_size: int | Sequence[int] | Mapping[str, int] | None = None,
+    ) -> CropGeometry:
+        """Where `preprocess` takes its output from, for an image of `image_size = (height, width)`.
+
+        Note that a PIL image's `.size` is `(width, height)`. The optional arguments override the
+        processor's settings like in `preprocess`.
+        """
+        do_resize = self.do_resize if do_resize is None else do_resize
+        do_center_crop = self.do_center_crop if do_center_crop is None else do_center_crop
+        size = _size_dict(size, "size", square=False) if size is not None else self.size
+        crop_size = _size_dict(crop_size, "crop_size", square=True) if crop_size is not None else self.crop_size
+        height, width = image_size
+        return _crop_geometry(height, width, size if do_resize else None, crop_size if do_center_crop else None)
+
+    def preprocess(
+        self,
+        images: ImageInput,
+        do_resize: bool | None = None,
+        size: int | Sequence[int] | Mapping[str, int] | None = None,
+        resample: int | None = None,
+        do_center_crop: bool | None = None,
+        crop_size: int | Sequence[int] | Mapping[str, int] | None = None,
+        do_rescale: bool | None = None,
+        rescale_factor: float | None = None,
+        do_normalize: bool | None = None,
+        image_mean: float | Sequence[float] | None = None,
+        image_std: float | Sequence[float] | None = None,
+        do_convert_rgb: bool | None = None,
+        return_tensors: str | None = None,
+        data_format: str | None = "channels_first",
+        input_data_format: str | None = None,
+    ) -> BatchFeature:
+        """Preprocess one image or a batch.
+
+        Args:
+            images: A PIL image, an `(H, W, C)` or `(C, H, W)` array or tensor (C = 1 or 3,
+                values in [0, 255], or floats in [0, 1] with `do_rescale=False`), a 4-D batch of
+                those, or a list. PIL images are always read as channels last.
+            do_resize, size, resample, do_center_crop, crop_size, do_rescale, rescale_factor,
+                do_normalize, image_mean, image_std, do_convert_rgb: Override the settings for this call.
+            return_tensors: None for a list of numpy arrays, "np" for one stacked array, "pt" for
+                a torch tensor.
+            data_format: "channels_first" or "channels_last" output; None keeps each image's layout.
+            input_data_format: Layout of array/tensor inputs; inferred when None (channels first
+                when the first axis has 1 or 3 entries).
+
+        Returns:
+            A `BatchFeature` with "pixel_values". Values are float32 after rescaling or
+            normalisation; with both off the dtype of the pixels is kept, as in the reference.
+        """
+        do_resize = self.do_resize if do_resize is None else do_resize
+        size = self.size if size is None else _size_dict(size, "size", square=False)
+        resample = self.resample if resample is None else Resampling(resample)
+        do_center_crop = self.do_center_crop if do_center_crop is None else do_center_crop
+        crop_size = self.crop_size if crop_size is None else _size_dict(crop_size, "crop_size", square=True)
+        do_rescale = self.do_rescale if do_rescale is None else do_rescale
+        rescale_factor = self.rescale_factor if rescale_factor is None else rescale_factor
+        do_normalize = self.do_normalize if do_normalize is None else do_normalize
+        image_mean = self.image_mean if image_mean is None else _stats(image_mean)
+        image_std = self.image_std if image_std is None else _stats(image_std)
+        do_convert_rgb = self.do_convert_rgb if do_convert_rgb is None else do_convert_rgb
+        if data_format not in ("channels_first", "channels_last", None):
+            raise ValueError(f"data_format must be 'channels_first', 'channels_last' or None; got {data_format!r}.")
+        if return_tensors not in (None, "np", "pt"):
+            raise ValueError(f"return_tensors must be None, 'np' or 'pt'; got {return_tensors!r}.")
+
+        arrays = [_to_hwc(image, do_convert_rgb, input_data_format) for image in _split_images(images)]
+        first = arrays[0][0]
+        if do_rescale and first.dtype != np.uint8 and first.min() >= 0 and first.max() <= 1:
+            logger.warning(
+                "The images look already rescaled to [0, 1] and do_rescale=True will divide them by 255 again; "
+                "pass do_rescale=False if they are in [0, 1]."
+            )
+
+        outputs = []
+        for image, layout in arrays:
+            geometry = _crop_geometry(
+                image.shape[0], image.shape[1], size if do_resize else None, crop_size if do_center_crop else None
+            )
+            if do_resize:
+                image = self._resize(image, geometry, resample, cropped=do_center_crop)
+            elif do_center_crop:
+                left, top, right, bottom = geometry.visible_box
+                image = image[top:bottom, left:right]
+            if do_center_crop:
+                image = _pad(image, geometry.padding)
+            if do_rescale:
+                image = (image.astype(np.float64) * rescale_factor).astype(np.float32)
+            if do_normalize:
+                image = _normalize(image, image_mean, image_std)
+            if (data_format or layout) == "channels_first":
+                image = image.transpose(2, 0, 1)
+            outputs.append(np.ascontiguousarray(image))
+        return BatchFeature(pixel_values=_batch(outputs, return_tensors))
+
+    __call__ = preprocess
+
+    @staticmethod
+    def _resize(image: np.ndarray, geometry: CropGeometry, resample: int, cropped: bool) -> np.ndarray:
+        """Resize like the reference (through Pillow, on uint8 pixels) and keep the visible crop."""
+        pixels, scaled = _uint8_for_pil(image)
+        out_h, out_w = geometry.resized_size
+        left, top, right, bottom = geometry.visible_box
+        crop_first = (
+            cropped
+            and (resample == Resampling.NEAREST or resample in _FILTERS)
+            and out_h * out_w > _CROP_FIRST_MIN_RATIO * (bottom - top) * (right - left)
+        )
+        if crop_first:
+            resized = resize_window(pixels, (out_h, out_w), geometry.visible_box, resample)
+        else:
+            pil = PIL.Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+            resized = np.array(pil.resize((out_w, out_h), resample=resample))
+            resized = resized.reshape(out_h, out_w, -1)[top:bottom, left:right]
+        return (resized.astype(np.float64) * (1 / 255)).astype(np.float32) if scaled else resized
+
+    # ----------------------------------------------------------------------- configuration
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration in `preprocessor_config.json` form."""
+        return {
+            **copy.deepcopy(self.extra_config),
+            "do_resize": self.do_resize,
+            "size": dict(self.size),
+            "resample": int(self.resample),
+            "do_center_crop": self.do_center_crop,
+            "crop_size": dict(self.crop_size),
+            "do_rescale": self.do_rescale,
+            "rescale_factor": self.rescale_factor,
+            "do_normalize": self.do_normalize,
+            "image_mean": copy.copy(self.image_mean),
+            "image_std": copy.copy(self.image_std),
+            "do_convert_rgb": self.do_convert_rgb,
+            "image_processor_type": type(self).__name__,
+        }
+
+    def to_json_string(self) -> str:
+        """The configuration as JSON, formatted like transformers writes it."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, path: str | os.PathLike) -> None:
+        """Write the configuration to `path` as JSON."""
+        Path(path).write_text(self.to_json_string(), encoding="utf-8")
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> Path:
+        """Write `preprocessor_config.json` into `save_directory` (created if needed).
+
+        Returns:
+            The path of the written file.
+        """
+        directory = Path(save_directory)
+        if directory.is_file():
+            raise NotADirectoryError(f"save_pretrained needs a directory, and {directory} is a file.")
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / CONFIG_NAME
+        self.to_json_file(path)
+        return path
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any], **overrides: Any) -> ViTHybridImageProcessor:
+        """Build a processor from a configuration dict; keyword arguments override its entries."""
+        return cls(**{**config, **overrides})
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> ViTHybridImageProcessor:
+        """Build a processor from a `preprocessor_config.json` file."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        local_files_only: bool = False,
+        **overrides: Any,
+    ) -> ViTHybridImageProcessor:
+        """Load a processor from a local folder, a JSON file or a Hub repository id.
+
+        Args:
+            name_or_path: A folder holding `preprocessor_config.json`, the path of such a file, or
+                a Hub model id such as "google/vit-hybrid-base-bit-384".
+            revision, token, cache_dir, local_files_only: Passed to `huggingface_hub.hf_hub_download`.
+            **overrides: Settings that replace those of the file.
+        """
+        path = Path(name_or_path)
+        if path.is_dir():
+            path = path / CONFIG_NAME
+            if not path.is_file():
+                raise FileNotFoundError(f"No {CONFIG_NAME} in the folder {path.parent}.")
+        elif not path.is_file():
+            from huggingface_hub import hf_hub_download
+
+            path = Path(
+                hf_hub_download(
+                    str(name_or_path),
+                    CONFIG_NAME,
+                    revision=revision,
+                    token=token,
+                    cache_dir=cache_dir,
+                    local_files_only=local_files_only,
+                )
+            )
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), **overrides)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} {self.to_json_string()}"
+
+
+def _normalize(image: np.ndarray, mean: float | list[float], std: float | list[float]) -> np.ndarray:
+    """`(image - mean) / std` per channel, in float32 (or the image's own float dtype)."""
+    if not np.issubdtype(image.dtype, np.floating):
+        image = image.astype(np.float32)
+    channels = image.shape[-1]
+    for name, value in (("image_mean", mean), ("image_std", std)):
+        if isinstance(value, list) and len(value) != channels:
+            raise ValueError(f"{name} has {len(value)} values but the image has {channels} channel(s).")
+    mean = np.broadcast_to(np.asarray(mean, dtype=image.dtype), (channels,))
+    std = np.broadcast_to(np.asarray(std, dtype=image.dtype), (channels,))
+    return (image - mean) / std
