@@ -14,9 +14,12 @@ import torch
 from PIL import Image
 
 from vit_hybrid import processor as processor_module
-from vit_hybrid.processor import BatchFeature, CropGeometry, ViTHybridImageProcessor, resize_window
+from vit_hybrid.geometry import CropGeometry
+from vit_hybrid.hub import CheckpointError
+from vit_hybrid.processor import BatchFeature, ViTHybridImageProcessor
+from vit_hybrid.resample import resize_window
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from conftest import FIXTURES  # noqa: E402
 _spec = importlib.util.spec_from_file_location("make_processor_fixtures", FIXTURES / "make_processor_fixtures.py")
 fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)
@@ -95,32 +98,20 @@ def test_save_and_load_round_trip(tmp_path):
     assert overridden.crop_size == {"height": 32, "width": 32}
 
 
-def test_from_pretrained_hub_id_uses_hf_hub_download(tmp_path, monkeypatch):
-    import huggingface_hub
-
-    ViTHybridImageProcessor.from_dict(fixtures.HUB_CONFIG).save_pretrained(tmp_path)
-    calls = []
-
-    def fake_download(repo_id, filename, **kwargs):
-        calls.append((repo_id, filename, kwargs))
-        return str(tmp_path / filename)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+def test_from_pretrained_hub_id_from_the_local_cache(tmp_path):
+    """A Hub id resolves through huggingface_hub's own cache (offline, nothing mocked)."""
+    repo = tmp_path / "models--google--vit-hybrid-base-bit-384"
+    ViTHybridImageProcessor.from_dict(fixtures.HUB_CONFIG).save_pretrained(repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
     loaded = ViTHybridImageProcessor.from_pretrained(
-        "google/vit-hybrid-base-bit-384", revision="main", token="t", local_files_only=True
+        "google/vit-hybrid-base-bit-384", cache_dir=tmp_path, local_files_only=True
     )
     assert loaded.to_dict() == fixtures.HUB_CONFIG
-    assert calls == [
-        (
-            "google/vit-hybrid-base-bit-384",
-            "preprocessor_config.json",
-            {"revision": "main", "token": "t", "cache_dir": None, "local_files_only": True},
-        )
-    ]
 
 
 def test_from_pretrained_folder_without_config(tmp_path):
-    with pytest.raises(FileNotFoundError, match="preprocessor_config.json"):
+    with pytest.raises(CheckpointError, match="has no preprocessor_config.json"):
         ViTHybridImageProcessor.from_pretrained(tmp_path)
 
 
@@ -177,13 +168,12 @@ def test_crop_first_path_equals_full_path(monkeypatch):
 # --------------------------------------------------------------------------- memory on strips
 
 _MEMORY_PROBE = r"""
-import importlib.util, json, sys, tracemalloc
+import json, sys, tracemalloc
 import numpy as np
 from PIL import Image
 
-spec = importlib.util.spec_from_file_location("processor", sys.argv[1])
-processor = sys.modules["processor"] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(processor)
+sys.path.insert(0, sys.argv[1])
+from vit_hybrid import processor
 width, height, crop_first = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 if not crop_first:
     processor._CROP_FIRST_MIN_RATIO = float("inf")
@@ -218,7 +208,7 @@ MB = 1 << 20
 
 def _probe_memory(width: int, height: int, crop_first: bool = True) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", _MEMORY_PROBE, processor_module.__file__, str(width), str(height), str(int(crop_first))],
+        [sys.executable, "-c", _MEMORY_PROBE, str(Path(processor_module.__file__).parents[1]), str(width), str(height), str(int(crop_first))],
         capture_output=True,
         text=True,
         timeout=120,

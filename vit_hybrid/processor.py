@@ -2,14 +2,9 @@
 
 `ViTHybridImageProcessor` gives the same numbers as transformers' deprecated
 `ViTHybridImageProcessor` (4.46): resizing is done by Pillow, on the same uint8 image the reference
-builds, then a centre crop, rescaling and normalisation in the same dtypes.
-
-Very elongated images (a 10000×8 strip resized to a shortest edge of 384 becomes 480000×384) are
-not resized whole: only the pixels that the centre crop keeps are computed. Pillow's `box`
-argument cannot do that exactly (it rounds the box to float32 and changes the order of the two
-resampling passes), so this module redoes Pillow's separable resampling (`Resample.c`: the same
-double-precision filter weights, the same 22-bit fixed-point sums, the same pass order) for the
-cropped window only. The tests check it against Pillow's own full resize.
+builds, then a centre crop, rescaling and normalisation in the same dtypes. When the resized image
+would be much larger than the crop (a 10000x8 strip), only the crop's window is resampled
+(`resample.resize_window`, exact), so time and memory are bounded by the crop.
 """
 
 from __future__ import annotations
@@ -17,17 +12,18 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Union
 
 import numpy as np
 import PIL
 import PIL.Image
+
+from .geometry import CropGeometry, crop_geometry
+from .resample import can_resize_window, resize_window
 
 logger = logging.getLogger(__name__)
 
@@ -40,275 +36,6 @@ ImageInput = Union[PIL.Image.Image, np.ndarray, "torch.Tensor", Sequence[Any]]  
 
 # Resize only the cropped window when the full resized image has this many times the crop's pixels.
 _CROP_FIRST_MIN_RATIO = 4
-
-
-# --------------------------------------------------------------------------- crop geometry
-
-
-@dataclass(frozen=True)
-class CropGeometry:
-    """Where the processed image (the model input) lies in the original image.
-
-    Boxes are `(left, top, right, bottom)` in pixel-edge coordinates: `(0, 0, w, h)` covers a
-    whole `w`×`h` image, and pixel `(x, y)` spans `[x, x + 1) × [y, y + 1)`.
-
-    Attributes:
-        original_size: `(height, width)` of the input image.
-        resized_size: `(height, width)` after resizing (the original size if not resized).
-        crop_box: The processed image's extent in resized-image pixels. It reaches outside the
-            resized image where the crop is larger than the image; that part is zero padding.
-        original_box: `crop_box` mapped to original-image pixels (floats).
-        padding: Zero columns/rows added on each side, `(left, top, right, bottom)`.
-    """
-
-    original_size: tuple[int, int]
-    resized_size: tuple[int, int]
-    crop_box: tuple[int, int, int, int]
-    original_box: tuple[float, float, float, float]
-    padding: tuple[int, int, int, int]
-
-    @property
-    def output_size(self) -> tuple[int, int]:
-        """`(height, width)` of the processed image."""
-        left, top, right, bottom = self.crop_box
-        return bottom - top, right - left
-
-    @property
-    def visible_box(self) -> tuple[int, int, int, int]:
-        """The part of `crop_box` inside the resized image, `(left, top, right, bottom)`."""
-        left, top, right, bottom = self.crop_box
-        height, width = self.resized_size
-        return max(left, 0), max(top, 0), min(right, width), min(bottom, height)
-
-
-def _resized_size(height: int, width: int, size: Mapping[str, int]) -> tuple[int, int]:
-    """The reference's output size: the shortest edge to `size["shortest_edge"]`, the long edge
-    truncated, or exactly `(size["height"], size["width"])`."""
-    if "shortest_edge" in size:
-        target = size["shortest_edge"]
-        short, long = (width, height) if width <= height else (height, width)
-        new_long = int(target * long / short)
-        return (new_long, target) if width <= height else (target, new_long)
-    return size["height"], size["width"]
-
-
-def _crop_geometry(
-    height: int, width: int, size: Mapping[str, int] | None, crop_size: Mapping[str, int] | None
-) -> CropGeometry:
-    resized_h, resized_w = _resized_size(height, width, size) if size else (height, width)
-    crop_h, crop_w = (crop_size["height"], crop_size["width"]) if crop_size else (resized_h, resized_w)
-    top, left = (resized_h - crop_h) // 2, (resized_w - crop_w) // 2
-    right, bottom = left + crop_w, top + crop_h
-    return CropGeometry(
-        original_size=(height, width),
-        resized_size=(resized_h, resized_w),
-        crop_box=(left, top, right, bottom),
-        original_box=(
-            left * width / resized_w,
-            top * height / resized_h,
-            right * width / resized_w,
-            bottom * height / resized_h,
-        ),
-        padding=(max(-left, 0), max(-top, 0), max(right - resized_w, 0), max(bottom - resized_h, 0)),
-    )
-
-
-# --------------------------------------------------------------------------- Pillow's resampling, windowed
-#
-# The filters, weights and fixed-point arithmetic below follow Pillow's src/libImaging/Resample.c
-# (10 to 13) operation by operation, in double precision, so that the integer weights come out identical.
-
-_PRECISION_BITS = 32 - 8 - 2
-# Pillow 13 runs the vertical pass first when the height shrinks more than twice the width; before, never.
-_VERTICAL_PASS_MAY_COME_FIRST = int(PIL.__version__.split(".")[0]) >= 13
-_HAMMING_A = float(np.float32(0.54))  # C float literals 0.54f and 0.46f
-_HAMMING_B = float(np.float32(0.46))
-
-
-def _box_filter(x: float) -> float:
-    return 1.0 if -0.5 < x <= 0.5 else 0.0
-
-
-def _bilinear_filter(x: float) -> float:
-    x = abs(x)
-    return 1.0 - x if x < 1.0 else 0.0
-
-
-def _hamming_filter(x: float) -> float:
-    x = abs(x)
-    if x == 0.0:
-        return 1.0
-    if x >= 1.0:
-        return 0.0
-    x = x * math.pi
-    return math.sin(x) / x * (_HAMMING_A + _HAMMING_B * math.cos(x))
-
-
-def _bicubic_filter(x: float) -> float:
-    a = -0.5
-    x = abs(x)
-    if x < 1.0:
-        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1
-    if x < 2.0:
-        return (((x - 5) * x + 8) * x - 4) * a
-    return 0.0
-
-
-def _sinc(x: float) -> float:
-    if x == 0.0:
-        return 1.0
-    x = x * math.pi
-    return math.sin(x) / x
-
-
-def _lanczos_filter(x: float) -> float:
-    return _sinc(x) * _sinc(x / 3) if -3.0 <= x < 3.0 else 0.0
-
-
-def _mks2013_filter(x: float) -> float:
-    x = abs(x)
-    if x < 0.5:
-        return 17.0 / 16.0 - 7.0 / 4.0 * math.pow(x, 2)
-    if x < 1.5:
-        return (1.0 - x) * (7.0 / 4.0 - x)
-    if x < 2.5:
-        return -1.0 / 8.0 * math.pow(x - 5.0 / 2.0, 2)
-    return 0.0
-
-
-def _mks2021_filter(x: float) -> float:
-    x = abs(x)
-    if x < 0.5:
-        return 577.0 / 576.0 - 239.0 / 144.0 * math.pow(x, 2)
-    if x < 1.5:
-        return 35.0 / 36.0 * (x - 1.0) * (x - 239.0 / 140.0)
-    if x < 2.5:
-        return 1.0 / 6.0 * (x - 2.0) * (65.0 / 24.0 - x)
-    if x < 3.5:
-        return 1.0 / 36.0 * (x - 3.0) * (x - 15.0 / 4.0)
-    if x < 4.5:
-        return -1.0 / 288.0 * math.pow(x - 9.0 / 2.0, 2)
-    return 0.0
-
-
-_FILTERS: dict[int, tuple[Callable[[float], float], float]] = {
-    Resampling.BOX: (_box_filter, 0.5),
-    Resampling.BILINEAR: (_bilinear_filter, 1.0),
-    Resampling.HAMMING: (_hamming_filter, 1.0),
-    Resampling.BICUBIC: (_bicubic_filter, 2.0),
-    Resampling.LANCZOS: (_lanczos_filter, 3.0),
-}
-if hasattr(Resampling, "MKS2013"):  # Pillow 13
-    _FILTERS[Resampling.MKS2013] = (_mks2013_filter, 2.5)
-    _FILTERS[Resampling.MKS2021] = (_mks2021_filter, 4.5)
-
-
-def _filter_taps(resample: int, in_size: int, out_size: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for outputs `start..stop-1` only.
-
-    Returns the first input index of each output and its int32 fixed-point weights
-    (shape `(stop - start, ksize)`, zero past each output's support).
-    """
-    kernel, support = _FILTERS[resample]
-    scale = in_size / out_size
-    filterscale = max(scale, 1.0)
-    support = support * filterscale
-    ksize = math.ceil(support) * 2 + 1
-    centers = (np.arange(start, stop) + 0.5) * scale
-    first = np.maximum(np.trunc(centers - support + 0.5), 0).astype(np.int64)
-    count = np.minimum(np.trunc(centers + support + 0.5), in_size).astype(np.int64) - first
-    offsets = first[:, None] + np.arange(ksize)
-    weights = np.vectorize(kernel, otypes=[np.float64])(((offsets - centers[:, None]) + 0.5) * (1.0 / filterscale))
-    weights[np.arange(ksize) >= count[:, None]] = 0.0
-    total = np.zeros(len(centers))
-    for column in weights.T:  # summed in Pillow's order, not numpy's pairwise order
-        total += column
-    nonzero = total != 0.0
-    weights[nonzero] /= total[nonzero, None]
-    scaled = weights * (1 << _PRECISION_BITS)
-    fixed = np.trunc(np.where(weights < 0, scaled - 0.5, scaled + 0.5)).astype(np.int32)
-    return first, fixed
-
-
-def _convolve(image: np.ndarray, axis: int, first: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """One 8-bit resampling pass along `axis` (Pillow's `ImagingResample{Horizontal,Vertical}_8bpc`)."""
-    out_shape = list(image.shape)
-    out_shape[axis] = len(first)
-    weight_shape = [1] * image.ndim
-    weight_shape[axis] = len(first)
-    total = np.full(out_shape, 1 << (_PRECISION_BITS - 1), dtype=np.int32)
-    for tap in range(weights.shape[1]):
-        index = np.minimum(first + tap, image.shape[axis] - 1)  # past the support the weight is 0
-        total += np.take(image, index, axis=axis).astype(np.int32) * weights[:, tap].reshape(weight_shape)
-    return np.clip(total >> _PRECISION_BITS, 0, 255).astype(np.uint8)
-
-
-def _nearest_indices(in_size: int, out_size: int, start: int, stop: int) -> np.ndarray:
-    """Source index of outputs `start..stop-1` for NEAREST (Pillow's `ImagingScaleAffine`).
-
-    Pillow adds the step once per output pixel, so the positions are accumulated the same way,
-    in chunks to keep memory small. Out-of-image positions are -1.
-    """
-    step = in_size / out_size
-    positions = np.empty(stop - start)
-    value = step * 0.5
-    chunk = 1 << 16
-    for begin in range(0, stop, chunk):
-        run = np.full(min(chunk, stop - begin), step)
-        run[0] = value
-        run = np.add.accumulate(run)
-        lo, hi = max(start, begin), min(stop, begin + len(run))
-        if lo < hi:
-            positions[lo - start : hi - start] = run[lo - begin : hi - begin]
-        value = run[-1] + step
-    index = np.where(positions < 0, -1, np.trunc(positions)).astype(np.int64)
-    return np.where(index < in_size, index, -1)
-
-
-def resize_window(
-    image: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int], resample: int
-) -> np.ndarray:
-    """Equal to `np.asarray(PIL.Image.fromarray(image).resize(size[::-1], resample))` cropped to
-    `box`, without computing the pixels outside `box`.
-
-    Args:
-        image: `(height, width, channels)` uint8 array, 1 or 3 channels.
-        size: `(height, width)` of the full resized image.
-        box: `(left, top, right, bottom)` window inside the resized image.
-        resample: A `PIL.Image.Resampling` filter.
-
-    Returns:
-        The `(bottom - top, right - left, channels)` uint8 window.
-    """
-    height, width = image.shape[:2]
-    out_h, out_w = size
-    left, top, right, bottom = box
-    if resample == Resampling.NEAREST:
-        rows = _nearest_indices(height, out_h, top, bottom)
-        cols = _nearest_indices(width, out_w, left, right)
-        window = image[rows[:, None], cols[None, :]]
-        window[(rows < 0)[:, None] | (cols < 0)[None, :]] = 0
-        return window
-
-    vertical = _filter_taps(resample, height, out_h, top, bottom) if out_h != height else None
-    horizontal = _filter_taps(resample, width, out_w, left, right) if out_w != width else None
-
-    def span(taps: tuple[np.ndarray, np.ndarray] | None, start: int, stop: int) -> tuple[int, int]:
-        if taps is None:
-            return start, stop
-        first, weights = taps
-        return int(first.min()), int((first + weights.shape[1]).max())
-
-    row0, row1 = span(vertical, top, bottom)
-    col0, col1 = span(horizontal, left, right)
-    image = image[row0:row1, col0:col1]
-    passes = [(1, horizontal, col0), (0, vertical, row0)]
-    if _VERTICAL_PASS_MAY_COME_FIRST and height - out_h > 0 and height - out_h > (width - out_w) * 2:
-        passes.reverse()
-    for axis, taps, origin in passes:
-        if taps is not None:
-            image = _convolve(image, axis, taps[0] - origin, taps[1])
-    return image
 
 
 # --------------------------------------------------------------------------- inputs
@@ -547,7 +274,7 @@ class ViTHybridImageProcessor:
         size = _size_dict(size, "size", square=False) if size is not None else self.size
         crop_size = _size_dict(crop_size, "crop_size", square=True) if crop_size is not None else self.crop_size
         height, width = image_size
-        return _crop_geometry(height, width, size if do_resize else None, crop_size if do_center_crop else None)
+        return crop_geometry(height, width, size if do_resize else None, crop_size if do_center_crop else None)
 
     def preprocess(
         self,
@@ -611,7 +338,7 @@ class ViTHybridImageProcessor:
 
         outputs = []
         for image, layout in arrays:
-            geometry = _crop_geometry(
+            geometry = crop_geometry(
                 image.shape[0], image.shape[1], size if do_resize else None, crop_size if do_center_crop else None
             )
             if do_resize:
@@ -640,7 +367,7 @@ class ViTHybridImageProcessor:
         left, top, right, bottom = geometry.visible_box
         crop_first = (
             cropped
-            and (resample == Resampling.NEAREST or resample in _FILTERS)
+            and can_resize_window(resample)
             and out_h * out_w > _CROP_FIRST_MIN_RATIO * (bottom - top) * (right - left)
         )
         if crop_first:
@@ -721,24 +448,12 @@ class ViTHybridImageProcessor:
             revision, token, cache_dir, local_files_only: Passed to `huggingface_hub.hf_hub_download`.
             **overrides: Settings that replace those of the file.
         """
-        path = Path(name_or_path)
-        if path.is_dir():
-            path = path / CONFIG_NAME
-            if not path.is_file():
-                raise FileNotFoundError(f"No {CONFIG_NAME} in the folder {path.parent}.")
-        elif not path.is_file():
-            from huggingface_hub import hf_hub_download
+        from .hub import resolve_first
 
-            path = Path(
-                hf_hub_download(
-                    str(name_or_path),
-                    CONFIG_NAME,
-                    revision=revision,
-                    token=token,
-                    cache_dir=cache_dir,
-                    local_files_only=local_files_only,
-                )
-            )
+        path = Path(name_or_path)
+        if not path.is_file():
+            hub = dict(revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only)
+            path = Path(resolve_first(name_or_path, (CONFIG_NAME,), **hub))
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), **overrides)
 
     def __repr__(self) -> str:
