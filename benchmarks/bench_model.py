@@ -107,7 +107,7 @@ def breakdown(model: torch.nn.Module, x: torch.Tensor, reps: int, **kwargs) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reps", type=int, default=7, help="timed repetitions (median), at least 5")
+    parser.add_argument("--reps", type=int, default=15, help="timed repetitions (median), at least 5")
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 1, 384x384, float32")

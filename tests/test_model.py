@@ -93,7 +93,7 @@ def test_fused_and_explicit_attention_agree(model):
 
 
 def test_cached_weights_follow_parameter_updates(model):
-    """Eval-mode caches (standardised conv weights, fused q/k/v) see in-place parameter changes."""
+    """The eval-mode cache of standardised conv weights sees in-place parameter changes."""
     m = ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding")
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -110,7 +110,7 @@ def test_cached_weights_follow_parameter_updates(model):
 
 
 def test_training_reaches_every_parameter():
-    """In train mode gradients flow through weight standardisation and the fused projection."""
+    """In train mode gradients flow through weight standardisation to every parameter."""
     m = ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding").train()
     out = m(torch.randn(2, 3, 64, 64), labels=torch.tensor([0, 3]))
     out.loss.backward()

@@ -29,8 +29,14 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Returns the activation function called `name` in config.json."""
+def activation(name: str, inplace: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Returns the activation function called `name` in config.json.
+
+    inplace=True gives ReLU's in-place form (its backward needs only its output, so autograd allows
+    it); the others stay out of place. It saves a pass over the backbone's largest maps.
+    """
+    if inplace and name == "relu":
+        return torch.relu_
     try:
         return ACTIVATIONS[name]
     except KeyError:

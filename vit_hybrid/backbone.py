@@ -77,7 +77,7 @@ class BitGroupNormActivation(nn.GroupNorm):
 
     def __init__(self, config: BitConfig, num_channels: int, apply_activation: bool = True) -> None:
         super().__init__(config.num_groups, num_channels, eps=1e-5)
-        self.act = activation(config.hidden_act) if apply_activation else None
+        self.act = activation(config.hidden_act, inplace=True) if apply_activation else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
@@ -164,7 +164,7 @@ class BitBottleneckLayer(nn.Module):
         self.conv3 = WeightStandardizedConv2d(mid, out_channels, 1, padding=pad)
         self.norm3 = BitGroupNormActivation(config, out_channels, apply_activation=False)
         self.drop_path_rate = drop_path_rate
-        self.act = activation(config.hidden_act)
+        self.act = activation(config.hidden_act, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)

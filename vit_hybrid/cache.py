@@ -1,4 +1,4 @@
-"""A cache for tensors derived from parameters (standardised conv weights, fused q/k/v).
+"""A cache for tensors derived from parameters (the standardised weights of the BiT convolutions).
 
 In eval mode, with no gradient needed for the parameters, a derived weight is computed once and
 reused until one of its parameters changes (PyTorch bumps a tensor's `_version` on every in-place

@@ -17,7 +17,6 @@ from torch import nn
 
 from .activations import activation
 from .backbone import BitBackbone
-from .cache import DerivedWeights
 from .config import ViTHybridConfig
 
 
@@ -97,8 +96,8 @@ class ViTHybridEmbeddings(nn.Module):
         return self.dropout(embeddings), grid, stage_maps
 
 
-class ViTHybridSelfAttention(DerivedWeights):
-    """Multi-head self-attention with one fused q/k/v projection (cached in eval mode)."""
+class ViTHybridSelfAttention(nn.Module):
+    """Multi-head self-attention. (A single fused q/k/v projection was measured slower on CPU.)"""
 
     def __init__(self, config: ViTHybridConfig) -> None:
         super().__init__()
@@ -110,11 +109,9 @@ class ViTHybridSelfAttention(DerivedWeights):
         self.value = nn.Linear(config.hidden_size, self.all_head_size, bias=config.qkv_bias)
         self.dropout_prob = config.attention_probs_dropout_prob
 
-    def _qkv_weight(self) -> torch.Tensor:
-        return torch.cat((self.query.weight, self.key.weight, self.value.weight))
-
-    def _qkv_bias(self) -> torch.Tensor:
-        return torch.cat((self.query.bias, self.key.bias, self.value.bias))
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape  # (B, T, hidden) -> (B, heads, T, d)
+        return x.view(batch, length, self.num_attention_heads, self.attention_head_size).transpose(1, 2)
 
     def forward(
         self,
@@ -129,26 +126,17 @@ class ViTHybridSelfAttention(DerivedWeights):
         last layer needs the class token alone). head_mask multiplies the probabilities of each
         head, on the fused path too (there it scales each head's context: the same product).
         """
-        batch, length, hidden = hidden_states.shape
-        weight = self.derived("qkv_weight", (self.query.weight, self.key.weight, self.value.weight), self._qkv_weight)
-        bias = None
-        if self.query.bias is not None:
-            bias = self.derived("qkv_bias", (self.query.bias, self.key.bias, self.value.bias), self._qkv_bias)
-        heads, size = self.num_attention_heads, self.attention_head_size
-        if num_queries is None:
-            qkv = F.linear(hidden_states, weight, bias).view(batch, length, 3, heads, size)
-            query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, d)
-        else:
-            q_bias, kv_bias = (None, None) if bias is None else (bias[:hidden], bias[hidden:])
-            query = F.linear(hidden_states[:, :num_queries], weight[:hidden], q_bias)
-            query = query.view(batch, num_queries, heads, size).transpose(1, 2)  # (B, heads, Q, d)
-            kv = F.linear(hidden_states, weight[hidden:], kv_bias).view(batch, length, 2, heads, size)
-            key, value = kv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, d)
+        queries = hidden_states if num_queries is None else hidden_states[:, :num_queries]
+        query = self._heads(self.query(queries))  # (B, heads, Q, d)
+        key = self._heads(self.key(hidden_states))  # (B, heads, T, d)
+        value = self._heads(self.value(hidden_states))
         dropout = self.dropout_prob if self.training else 0.0
         per_head_mask = head_mask is None or head_mask.shape[-2:] == (1, 1)
         probs = None
         if output_attentions or not per_head_mask:
-            scores = torch.matmul(query, key.transpose(-1, -2)) / math.sqrt(size)
+            # Scaling the queries (Q x d) rather than the scores (Q x T) saves a pass over the largest
+            # tensor; for d = 64 the scale is a power of two and the values are bit-identical.
+            scores = torch.matmul(query * (1.0 / math.sqrt(self.attention_head_size)), key.transpose(-1, -2))
             probs = F.dropout(scores.softmax(dim=-1), dropout, self.training)  # (B, heads, Q, T)
             if head_mask is not None:
                 probs = probs * head_mask
@@ -157,7 +145,7 @@ class ViTHybridSelfAttention(DerivedWeights):
             context = F.scaled_dot_product_attention(query, key, value, dropout_p=dropout)
             if head_mask is not None:
                 context = context * head_mask
-        context = context.transpose(1, 2).reshape(batch, query.shape[2], self.all_head_size)  # (B, Q, hidden)
+        context = context.transpose(1, 2).reshape(query.shape[0], query.shape[2], self.all_head_size)  # (B, Q, hidden)
         return context, probs
 
 
