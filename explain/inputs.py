@@ -1,0 +1,61 @@
+"""What the model looks at: the centre crop it was trained on, or the whole uncropped image."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import PIL.Image
+import torch
+
+from vit_hybrid import ViTHybridConfig, ViTHybridImageProcessor
+from vit_hybrid.geometry import CropGeometry
+
+VIEWS = ("crop", "whole")
+MAX_TOKENS = 1024
+
+
+def token_stride(config: ViTHybridConfig) -> int:
+    """Input pixels per token along each side (16 for the BiT hybrids), from the config's own grid."""
+    return max(1, round(config.image_size / config.token_grid[0]))
+
+
+def whole_image_size(height: int, width: int, config: ViTHybridConfig, max_tokens: int = MAX_TOKENS) -> tuple[int, int]:
+    """Input size for the whole image: the shortest edge at the model's training size, aspect kept,
+    then scaled down until the token grid holds at most `max_tokens` (any shape fits, however long)."""
+    stride = token_stride(config)
+    scale = config.image_size / min(height, width)
+    for _ in range(200):  # each try shrinks by 2%: bounded, and far more than any real image needs
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        if math.ceil(size[0] / stride) * math.ceil(size[1] / stride) <= max_tokens:
+            return size
+        tokens = math.ceil(size[0] / stride) * math.ceil(size[1] / stride)
+        scale *= min(0.98, math.sqrt(max_tokens / tokens))
+    raise ValueError(f"cannot fit a {height}x{width} image into {max_tokens} tokens")
+
+
+def model_input(
+    image: PIL.Image.Image | np.ndarray,
+    processor: ViTHybridImageProcessor,
+    config: ViTHybridConfig,
+    view: str = "crop",
+    max_tokens: int = MAX_TOKENS,
+) -> tuple[torch.Tensor, CropGeometry]:
+    """Pixel values (1, C, H, W) for the model and where they sit in the original image.
+
+    Args:
+        image: an RGB PIL image or (H, W, 3) uint8 array.
+        view: "crop", the processor's resize and centre crop; or "whole", the uncropped image with
+            its shortest edge at config.image_size (aspect kept), within `max_tokens`.
+    """
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    height, width = (image.height, image.width) if isinstance(image, PIL.Image.Image) else image.shape[:2]
+    if view == "crop":
+        settings = {}
+    else:
+        settings = {"size": dict(zip(("height", "width"), whole_image_size(height, width, config, max_tokens))),
+                    "do_resize": True, "do_center_crop": False}
+    pixels = processor.preprocess(image, return_tensors="pt", **settings)["pixel_values"]
+    geometry = processor.crop_geometry((height, width), **settings)
+    return pixels.float(), geometry

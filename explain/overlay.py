@@ -1,0 +1,109 @@
+"""Maps back onto the user's own image: normalise, place through the crop geometry, colour, blend.
+
+Images are RGB uint8 (H, W, 3) in and out. A map covers the region of the original image that the
+model saw (the crop); outside it the image is shown dimmed, never stretched. Output is drawn at a
+display size (longest side at most `max_side`) whatever the original's size.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import PIL.Image
+import torch
+import torch.nn.functional as F
+
+from vit_hybrid.geometry import CropGeometry
+
+
+def normalize(values: torch.Tensor) -> torch.Tensor:
+    """Min-max scaling to [0, 1]; a constant (e.g. all-zero) map becomes all zeros, never NaN."""
+    values = torch.nan_to_num(values.float(), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = values.min(), values.max()
+    if high <= low:
+        return torch.zeros_like(values)
+    return (values - low) / (high - low)
+
+
+def display_size(size: tuple[int, int], max_side: int = 1024) -> tuple[int, int]:
+    """(height, width) scaled down so that the longest side is at most `max_side`."""
+    height, width = size
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def place(values: torch.Tensor, geometry: CropGeometry, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples a grid map (h, w) at every pixel of the original image drawn at `size` (H, W).
+
+    The map is stretched over the crop (bilinear, as resizing it to the model input would), then
+    read where each display pixel's centre falls. Returns the values (H, W) and a mask of the
+    pixels inside the crop.
+    """
+    height, width = size
+    orig_h, orig_w = geometry.original_size
+    left, top, right, bottom = geometry.original_box
+    ys = (torch.arange(height, dtype=torch.float64) + 0.5) * orig_h / height  # original pixel coords
+    xs = (torch.arange(width, dtype=torch.float64) + 0.5) * orig_w / width
+    v = (ys - top) / (bottom - top) * 2 - 1  # crop coords in [-1, 1] (align_corners=False)
+    u = (xs - left) / (right - left) * 2 - 1
+    sample = torch.stack(torch.meshgrid(v, u, indexing="ij")[::-1], dim=-1).float()  # (H, W, 2) as (x, y)
+    mapped = F.grid_sample(values.float()[None, None], sample[None], mode="bilinear", padding_mode="border",
+                           align_corners=False)[0, 0]
+    inside = (v.abs() <= 1)[:, None] & (u.abs() <= 1)[None, :]
+    return mapped, inside
+
+
+def colorize(values: torch.Tensor, colormap: str = "inferno") -> np.ndarray:
+    """Values in [0, 1] (H, W) -> RGB uint8 (H, W, 3) through a matplotlib colormap."""
+    try:
+        cmap = matplotlib.colormaps[colormap]
+    except KeyError:
+        raise ValueError(f"unknown colormap {colormap!r}") from None
+    return (cmap(values.clamp(0, 1).numpy())[..., :3] * 255 + 0.5).astype(np.uint8)
+
+
+def _display_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if image.shape[:2] == size:
+        return image
+    return np.asarray(PIL.Image.fromarray(image).resize(size[::-1], PIL.Image.Resampling.BILINEAR))
+
+
+def overlay(
+    image: np.ndarray,
+    values: torch.Tensor,
+    geometry: CropGeometry,
+    colormap: str = "inferno",
+    opacity: float = 0.5,
+    max_side: int = 1024,
+    dim: float = 0.4,
+) -> np.ndarray:
+    """The map blended onto the original image (RGB uint8 (H, W, 3)), outside the crop dimmed.
+
+    An empty map (constant, e.g. a class with no positive evidence) leaves the crop undrawn.
+    """
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
+    size = display_size(image.shape[:2], max_side)
+    base = _display_image(image, size).astype(np.float32)
+    values = normalize(values)
+    mapped, inside = place(values, geometry, size)
+    alpha = np.where(inside.numpy(), opacity if bool(values.max() > 0) else 0.0, 0.0)[..., None]
+    shade = np.where(inside.numpy(), 1.0, dim)[..., None]
+    blended = base * shade * (1 - alpha) + colorize(mapped, colormap).astype(np.float32) * alpha
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def heatmap(values: torch.Tensor, geometry: CropGeometry, colormap: str = "inferno", max_side: int = 1024) -> np.ndarray:
+    """The bare coloured map over the crop the model saw (RGB uint8), at display size."""
+    crop_h, crop_w = geometry.output_size
+    size = display_size((crop_h, crop_w), max_side)
+    mapped = F.interpolate(normalize(values)[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+    return colorize(mapped, colormap)
+
+
+def mark_crop(image: np.ndarray, geometry: CropGeometry, max_side: int = 1024, dim: float = 0.4) -> np.ndarray:
+    """The original image at display size with the region the model did not see dimmed."""
+    size = display_size(image.shape[:2], max_side)
+    _, inside = place(torch.zeros(1, 1), geometry, size)
+    shade = np.where(inside.numpy(), 1.0, dim)[..., None]
+    return np.clip(_display_image(image, size).astype(np.float32) * shade + 0.5, 0, 255).astype(np.uint8)
