@@ -36,8 +36,8 @@ def place(values: torch.Tensor, geometry: CropGeometry, size: tuple[int, int]) -
     """Samples a grid map (h, w) at every pixel of the original image drawn at `size` (H, W).
 
     The map is stretched over the crop (bilinear, as resizing it to the model input would), then
-    read where each display pixel's centre falls. Returns the values (H, W) and a mask of the
-    pixels inside the crop.
+    read where each display pixel's centre falls. Returns the values (H, W), zero outside the
+    crop, and a mask of the pixels inside it.
     """
     height, width = size
     orig_h, orig_w = geometry.original_size
@@ -50,7 +50,7 @@ def place(values: torch.Tensor, geometry: CropGeometry, size: tuple[int, int]) -
     mapped = F.grid_sample(values.float()[None, None], sample[None], mode="bilinear", padding_mode="border",
                            align_corners=False)[0, 0]
     inside = (v.abs() <= 1)[:, None] & (u.abs() <= 1)[None, :]
-    return mapped, inside
+    return mapped.masked_fill(~inside, 0.0), inside
 
 
 def colorize(values: torch.Tensor, colormap: str = "inferno") -> np.ndarray:
@@ -94,9 +94,10 @@ def overlay(
 
 
 def heatmap(values: torch.Tensor, geometry: CropGeometry, colormap: str = "inferno", max_side: int = 1024) -> np.ndarray:
-    """The bare coloured map over the crop the model saw (RGB uint8), at display size."""
-    crop_h, crop_w = geometry.output_size
-    size = display_size((crop_h, crop_w), max_side)
+    """The bare coloured map of the region the model saw, at that region's size in the original
+    image (longest side at most `max_side`); RGB uint8."""
+    left, top, right, bottom = geometry.original_box
+    size = display_size((max(1, round(bottom - top)), max(1, round(right - left))), max_side)
     mapped = F.interpolate(normalize(values)[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
     return colorize(mapped, colormap)
 
