@@ -83,12 +83,16 @@ def _stage_names(model: ViTHybridForImageClassification) -> tuple[str, ...]:
 
 
 def _forward_and_class_maps(
-    model: ViTHybridForImageClassification, pixel_values: torch.Tensor, pick: Callable[[torch.Tensor], list[int]]
+    model: ViTHybridForImageClassification,
+    pixel_values: torch.Tensor,
+    pick: Callable[[torch.Tensor], list[int]],
+    need_gradients: bool = True,
 ) -> tuple[torch.Tensor, list[torch.Tensor], tuple[int, int], dict[int, tuple]]:
     """One forward with attentions and stage maps; one activation-only backward per picked class.
 
-    `pick(logits)` names the classes to explain. Returns the logits (1, labels), the attentions,
-    the token grid and, per class, its (gradcam, layercam, gradient rollout) maps.
+    `pick(logits)` names the classes to explain (none without `need_gradients`, which builds no
+    graph). Returns the logits (1, labels), the attentions, the token grid and, per class, its
+    (gradcam, layercam, gradient rollout) maps.
     """
     stages = _stage_names(model)
     bit = model.config.backbone_config
@@ -97,7 +101,7 @@ def _forward_and_class_maps(
     # gradient is computed or stored, and the graph is freed with `out` when this returns.
     x = pixel_values.detach().clone().requires_grad_(True)
     per_class: dict[int, tuple] = {}
-    with torch.enable_grad():
+    with torch.set_grad_enabled(need_gradients):
         out = model(x, output_attentions=True, output_backbone_states=True, interpolate_pos_encoding=True)
         maps = out.backbone_hidden_states[1 : len(stages) + 1]  # stage1 ... (the stem is left out)
         feature = out.backbone_hidden_states[max(bit.out_indices)]
@@ -135,6 +139,9 @@ def explain(
 ) -> Explanation:
     """Predictions and every map for one image, from one forward pass.
 
+    Parameter gradients are never computed; a model frozen with `model.requires_grad_(False)` also
+    builds a smaller graph and reuses its standardised convolution weights (the app does this).
+
     Args:
         image: an RGB PIL image or (H, W, 3) uint8 array.
         top_k: how many predictions to keep.
@@ -151,7 +158,7 @@ def explain(
     def pick(logits: torch.Tensor) -> list[int]:
         return logits[0].topk(top_k).indices[:explained].tolist()
 
-    logits, attentions, grid, per_class = _forward_and_class_maps(model, pixel_values, pick)
+    logits, attentions, grid, per_class = _forward_and_class_maps(model, pixel_values, pick, explained > 0)
     probabilities = logits[0].float().softmax(-1)
     top = probabilities.topk(top_k)
     predictions = [

@@ -1,7 +1,7 @@
 """Times one full explanation against the work it cannot avoid, and against the common way.
 
 Run in the main environment (torch, numpy, pillow, matplotlib; no transformers needed):
-    python benchmarks/bench_explain.py [--reps 7]
+    python scripts/bench_explain.py [--reps 7]
 
 Hub architecture (google/vit-hybrid-base-bit-384) at 384x384, random weights, float32, the
 processor resizing the shortest edge to 384 and centre-cropping 384. Our model has
