@@ -2,7 +2,7 @@
 backbone Grad-CAM and LayerCAM, overlays on the user's image, and measures of a map's quality."""
 
 from .cam import gradcam, layercam
-from .explanation import ClassMaps, Explanation, Prediction, explain, explain_class
+from .explanation import ClassMaps, Explanation, Prediction, default_stage, explain, explain_class
 from .rollout import class_attention, fuse_heads, gradient_rollout, residual_attention, rollout, rollout_maps
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Explanation",
     "Prediction",
     "class_attention",
+    "default_stage",
     "explain",
     "explain_class",
     "fuse_heads",

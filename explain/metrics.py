@@ -57,7 +57,7 @@ def _curve(
             changed[order[:count]] = True
             batch.append(torch.where(changed.view(1, height, width), end[0], start[0]))
         with torch.no_grad():
-            logits = model(torch.stack(batch), interpolate_pos_encoding=True).logits
+            logits = model(torch.stack(batch).to(model.device), interpolate_pos_encoding=True).logits
         scores += logits.float().softmax(-1)[:, index].tolist()
         progress(len(batch))
     fractions = [c / order.numel() for c in counts]

@@ -53,12 +53,20 @@ def mean_interval(values: list[float]) -> tuple[float, float, float]:
     return float(array.mean()), float(array.mean() - half), float(array.mean() + half)
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks with ties given their average rank (as Spearman's coefficient defines them)."""
+    ranks = np.empty(len(values))
+    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    return (np.bincount(inverse, weights=ranks) / counts)[inverse]
+
+
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Rank correlation of two maps (ties broken by position); 0 when either is constant."""
-    ranks = [torch.argsort(torch.argsort(x.flatten(), stable=True)).double() for x in (a, b)]
-    if a.flatten().unique().numel() < 2 or b.flatten().unique().numel() < 2:
+    """Spearman rank correlation of two maps; 0 when either is constant."""
+    x, y = (average_ranks(t.flatten().double().numpy()) for t in (a, b))
+    if x.std() == 0 or y.std() == 0:
         return 0.0
-    return float(torch.corrcoef(torch.stack(ranks))[0, 1])
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 def class_maps(model, image: np.ndarray, processor, label: int, discard: float, fusion: str) -> tuple[int, dict]:
@@ -120,7 +128,7 @@ def main() -> None:
     hits, energy, correlations = defaultdict(int), defaultdict(list), defaultdict(list)
     size = model.config.image_size
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    centre = -((yy - size / 2 + 0.5) ** 2 + (xx - size / 2 + 0.5) ** 2).float()
+    centre = torch.exp(-((yy - size / 2 + 0.5) ** 2 + (xx - size / 2 + 0.5) ** 2).float() / (2 * (size / 4) ** 2))
     for index in tqdm(range(args.scenes), desc="evaluating"):
         scene = make_scene(TEST_SEED, index, size)
         predicted, maps = class_maps(model, scene.image, processor, scene.label, args.discard, args.fusion)

@@ -9,6 +9,7 @@ deterministic from (seed, index).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 from dataclasses import dataclass
@@ -117,16 +118,22 @@ def make_scene(seed: int, index: int, size: int = 128) -> Scene:
     return Scene(np.clip(np.rint(image), 0, 255).astype(np.uint8), label, coverage > 0.5, silhouette > 0.5)
 
 
-def _scene(args: tuple[int, int, int]) -> Scene:
-    return make_scene(*args)
+def _image_and_label(args: tuple[int, int, int]) -> tuple[np.ndarray, int]:
+    scene = make_scene(*args)
+    return scene.image, scene.label
 
 
 def make_batch(seed: int, start: int, count: int, size: int = 128, processes: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, S, S, 3) uint8 and labels (N,) of scenes start .. start + count - 1."""
+    """Images (N, S, S, 3) uint8 and labels (N,) of scenes start .. start + count - 1, drawn by
+    `processes` worker processes; only images and labels are kept (masks are not)."""
     jobs = [(seed, i, size) for i in range(start, start + count)]
-    if processes > 1:
-        with multiprocessing.Pool(processes) as pool:
-            scenes = pool.map(_scene, jobs, chunksize=256)
-    else:
-        scenes = [_scene(job) for job in jobs]
-    return np.stack([s.image for s in scenes]), np.array([s.label for s in scenes])
+    images = np.empty((count, size, size, 3), dtype=np.uint8)
+    labels = np.empty(count, dtype=np.int64)
+    with contextlib.ExitStack() as stack:
+        if processes > 1:
+            results = stack.enter_context(multiprocessing.Pool(processes)).imap(_image_and_label, jobs, chunksize=64)
+        else:
+            results = map(_image_and_label, jobs)
+        for i, (image, label) in enumerate(results):
+            images[i], labels[i] = image, label
+    return images, labels

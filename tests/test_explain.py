@@ -129,3 +129,11 @@ def test_fifty_explanations_leave_no_hooks_no_graphs_and_no_growth(processor, ph
     assert all(p.grad is None for p in model.parameters())  # no parameter gradient was computed
     assert [p.requires_grad for p in model.parameters()] == flags and not model.training
     assert levels[1] - levels[0] < 20, levels
+
+
+def test_default_stage_is_the_evaluated_one():
+    from explain import default_stage
+
+    assert default_stage(("stage1", "stage2", "stage3")) == "stage2"
+    assert default_stage(("stage1",)) == "stage1"
+    assert default_stage(("stage1", "stage2b", "stage3")) == "stage2b"

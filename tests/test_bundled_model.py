@@ -1,0 +1,71 @@
+"""The bundled model: small, offline, accurate on fresh scenes, read identically by the reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import FIXTURES
+from explain import explain
+from explain.inputs import token_stride
+from explain.metrics import pointing_game
+from safetensors.torch import load_file
+from scripts.evaluate import TEST_SEED, region
+from scripts.scenes import CLASSES, make_batch, make_scene
+from scripts.train import scene_config, to_pixels
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+
+BUNDLED = Path(__file__).resolve().parents[1] / "assets" / "model"
+
+
+@pytest.fixture(scope="module")
+def model() -> ViTHybridForImageClassification:
+    return ViTHybridForImageClassification.from_pretrained(BUNDLED).requires_grad_(False)
+
+
+def test_it_is_small_and_complete():
+    files = {p.name: p.stat().st_size for p in BUNDLED.iterdir()}
+    assert {"config.json", "model.safetensors", "preprocessor_config.json"} <= set(files)
+    assert sum(files.values()) < 4 * 2**20
+
+
+def test_it_is_the_documented_architecture_with_label_names(model):
+    assert model.config.to_dict()["backbone_config"] == scene_config(model.config.image_size, width=2).backbone_config.to_dict()
+    assert [model.config.id2label[i] for i in range(len(CLASSES))] == list(CLASSES)
+
+
+def test_the_reference_reads_it_identically(model):
+    """Pixels from the reference's processor and its logits and attentions, recorded by
+    tests/fixtures/make_model_fixtures.py with transformers 4.46.3."""
+    ref = load_file(FIXTURES / "bundled_reference.safetensors")
+    processor = ViTHybridImageProcessor.from_pretrained(BUNDLED)
+    scenes = [make_scene(TEST_SEED, i, model.config.image_size) for i in range(len(ref["labels"]))]
+    pixels = processor([s.image for s in scenes], return_tensors="pt")["pixel_values"]
+    torch.testing.assert_close(pixels, ref["pixel_values"], atol=1e-5, rtol=0)
+    with torch.no_grad():
+        out = model(pixels, output_attentions=True)
+    assert len(ref["labels"]) == 8
+    torch.testing.assert_close(out.logits, ref["logits"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.attentions[-1], ref["last_attention"], atol=1e-4, rtol=0)
+
+
+def test_accuracy_on_fresh_scenes(model):
+    """200 test-seed scenes (scripts/evaluate.py reports the full 2,000)."""
+    images, labels = make_batch(TEST_SEED, 0, 200, model.config.image_size, processes=2)
+    with torch.no_grad():
+        predicted = model(to_pixels(images)).logits.argmax(-1)
+    assert (predicted == torch.from_numpy(labels)).float().mean() >= 0.95
+
+
+def test_layercam_points_at_the_object(model):
+    processor = ViTHybridImageProcessor.from_pretrained(BUNDLED)
+    tolerance = token_stride(model.config) // 2
+    hits = 0
+    for index in range(60):
+        scene = make_scene(TEST_SEED, index, model.config.image_size)
+        e = explain(model, scene.image, processor, top_k=1, fusions=("mean",))
+        maps = e.classes[e.predictions[0].index]
+        hits += pointing_game(maps.layercam["stage2"], region(scene, tolerance))
+    assert hits / 60 >= 0.8
