@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
+
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODELS = FIXTURES / "models"
@@ -26,3 +30,20 @@ def reference_case(case: str) -> dict:
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+def load_photo(name: str) -> np.ndarray:
+    """One of the test photographs as RGB uint8 (H, W, 3)."""
+    return np.asarray(Image.open(FIXTURES / "images" / name).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def model() -> ViTHybridForImageClassification:
+    """The small reference-saved classifier (64 px input, 4x4 tokens, 5 labels)."""
+    return ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding")
+
+
+@pytest.fixture(scope="module")
+def processor() -> ViTHybridImageProcessor:
+    """A processor for that model: shortest edge and crop 64, mean = std = 0.5."""
+    return ViTHybridImageProcessor(size={"shortest_edge": 64}, crop_size=64, image_mean=0.5, image_std=0.5)

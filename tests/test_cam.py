@@ -9,27 +9,15 @@ import torch
 from captum.attr import LayerGradCam
 from torch import nn
 
-from conftest import FIXTURES, MODELS
+from conftest import load_photo
 from explain import explain, gradcam, layercam
-from vit_hybrid import BitConfig, ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid import BitConfig
 from vit_hybrid.backbone import BitBackbone
 
 
 @pytest.fixture(scope="module")
-def model() -> ViTHybridForImageClassification:
-    return ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding")
-
-
-@pytest.fixture(scope="module")
-def processor() -> ViTHybridImageProcessor:
-    return ViTHybridImageProcessor(size={"shortest_edge": 64}, crop_size=64, image_mean=0.5, image_std=0.5)
-
-
-@pytest.fixture(scope="module")
 def photo() -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.open(FIXTURES / "images" / "chelsea.png").convert("RGB"))
+    return load_photo("chelsea.png")
 
 
 def test_gradcam_matches_captum_for_every_stage_and_top5_class(model, processor, photo):

@@ -8,27 +8,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from conftest import FIXTURES, MODELS
+from conftest import MODELS, load_photo
 from explain import explain, explain_class, rollout_maps
 from explain.export import explanation_record
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
-
-
-@pytest.fixture(scope="module")
-def model() -> ViTHybridForImageClassification:
-    return ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding")
-
-
-@pytest.fixture(scope="module")
-def processor() -> ViTHybridImageProcessor:
-    return ViTHybridImageProcessor(size={"shortest_edge": 64}, crop_size=64, image_mean=0.5, image_std=0.5)
+from vit_hybrid import ViTHybridForImageClassification
 
 
 @pytest.fixture(scope="module")
 def photo() -> np.ndarray:
-    return np.asarray(Image.open(FIXTURES / "images" / "coffee.jpg").convert("RGB"))
+    return load_photo("coffee.jpg")
 
 
 def all_tensors(explanation) -> list[torch.Tensor]:

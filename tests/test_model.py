@@ -12,10 +12,6 @@ from conftest import MODELS, reference_io
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridModel
 
 
-@pytest.fixture(scope="module")
-def model() -> ViTHybridForImageClassification:
-    return ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding")
-
 
 def test_attentions_are_real_probabilities(model):
     x = reference_io("same_padding")["pixel_values"]
