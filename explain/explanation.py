@@ -113,20 +113,23 @@ def _forward_and_class_maps(
     with torch.set_grad_enabled(need_gradients):
         out = model(x, output_attentions=True, output_backbone_states=True, interpolate_pos_encoding=True)
         maps = out.backbone_hidden_states[1 : len(stages) + 1]  # stage1 ... (the stem is left out)
-        feature = out.backbone_hidden_states[max(bit.out_indices)]
+        feature = out.backbone_hidden_states[bit.out_indices[-1]]  # the map that becomes the tokens
         grid = (feature.shape[-2] // model.config.patch_size, feature.shape[-1] // model.config.patch_size)
         targets = list(maps) + list(out.attentions)
         classes = pick(out.logits.detach())
         for n, index in enumerate(classes):
             grads = torch.autograd.grad(out.logits[0, index], targets, retain_graph=n < len(classes) - 1)
             with torch.no_grad():
-                stage_grads, attention_grads = grads[: len(maps)], grads[len(maps) :]
+                acts = [m.float() for m in maps]  # maps are float32 whatever the model's dtype
+                stage_grads = [g.float() for g in grads[: len(maps)]]
+                attention_grads = [g.float() for g in grads[len(maps) :]]
+                attentions = [a.float() for a in out.attentions]
                 per_class[index] = (
-                    {s: gradcam(a, g)[0].cpu() for s, a, g in zip(stages, maps, stage_grads)},
-                    {s: layercam(a, g)[0].cpu() for s, a, g in zip(stages, maps, stage_grads)},
-                    gradient_rollout(out.attentions, attention_grads, grid)[0].cpu(),
+                    {s: gradcam(a, g)[0].cpu() for s, a, g in zip(stages, acts, stage_grads)},
+                    {s: layercam(a, g)[0].cpu() for s, a, g in zip(stages, acts, stage_grads)},
+                    gradient_rollout(attentions, attention_grads, grid)[0].cpu(),
                 )
-    return out.logits.detach().cpu(), [a.detach() for a in out.attentions], grid, per_class
+    return out.logits.detach().cpu(), [a.detach().float() for a in out.attentions], grid, per_class
 
 
 def _class_maps(model: ViTHybridForImageClassification, probabilities: torch.Tensor, index: int, maps: tuple) -> ClassMaps:

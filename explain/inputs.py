@@ -16,8 +16,9 @@ MAX_TOKENS = 1024
 
 
 def token_stride(config: ViTHybridConfig) -> int:
-    """Input pixels per token along each side (16 for the BiT hybrids), from the config's own grid."""
-    return max(1, round(config.image_size / config.token_grid[0]))
+    """Input pixels per token along each side (16 for the BiT hybrids): the backbone's stride
+    times the patch size."""
+    return config.backbone_config.feature_stride() * config.patch_size
 
 
 def whole_image_size(height: int, width: int, config: ViTHybridConfig, max_tokens: int = MAX_TOKENS) -> tuple[int, int]:
@@ -56,6 +57,7 @@ def model_input(
     else:
         settings = {"size": dict(zip(("height", "width"), whole_image_size(height, width, config, max_tokens))),
                     "do_resize": True, "do_center_crop": False}
-    pixels = processor.preprocess(image, return_tensors="pt", **settings)["pixel_values"]
+    layout = None if isinstance(image, PIL.Image.Image) else "channels_last"  # (H, W, 3), never guessed
+    pixels = processor.preprocess(image, return_tensors="pt", input_data_format=layout, **settings)["pixel_values"]
     geometry = processor.crop_geometry((height, width), **settings)
     return pixels.float(), geometry

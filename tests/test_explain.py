@@ -126,3 +126,18 @@ def test_default_stage_is_the_evaluated_one():
     assert default_stage(("stage1", "stage2", "stage3")) == "stage2"
     assert default_stage(("stage1",)) == "stage1"
     assert default_stage(("stage1", "stage2b", "stage3")) == "stage2b"
+
+
+def test_arrays_are_read_as_height_width_channels_even_when_three_rows_high(model, processor):
+    strip = np.random.default_rng(1).integers(0, 256, (3, 200, 3), dtype=np.uint8)
+    e = explain(model, strip, processor, view="whole")
+    assert e.geometry.original_size == (3, 200)
+    assert e.pixel_values.shape[-1] > 10 * e.pixel_values.shape[-2]  # wide, as the strip is
+
+
+def test_token_stride_comes_from_the_backbone():
+    from explain.inputs import token_stride
+    from vit_hybrid import ViTHybridConfig
+
+    assert token_stride(ViTHybridConfig()) == 16  # image_size 224 and a 24x24 table: still stride 16
+    assert token_stride(ViTHybridConfig(patch_size=2, backbone_featmap_shape=[1, 1024, 12, 12])) == 32

@@ -135,3 +135,33 @@ def test_class_token_only_gives_the_same_class_token():
     torch.testing.assert_close(short.last_hidden_state, full.last_hidden_state[:, :1], atol=1e-6, rtol=0)
     torch.testing.assert_close(short.pooler_output, full.pooler_output, atol=1e-6, rtol=0)
     assert asked.last_hidden_state.shape == (2, 17, 48)  # ignored when hidden states are asked for
+
+
+def test_cached_weights_follow_dtype_and_device_moves():
+    """`.to()` swaps a parameter's data without a new version: the cache must notice."""
+    m = ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding")
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        single = m(x).logits
+        double = m.double()(x.double()).logits
+    assert double.dtype == torch.float64
+    torch.testing.assert_close(double.float(), single, atol=1e-5, rtol=0)
+
+
+def test_a_head_mask_over_query_rows_works_for_the_classifier(model):
+    """A full (layers, B, heads, T, T) mask needs every row of the last layer, not the class token's."""
+    x = torch.randn(2, 3, 64, 64)
+    mask = torch.rand(3, 2, 4, 17, 17, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fast = model(x, head_mask=mask).logits
+        explicit = model(x, head_mask=mask, output_attentions=True).logits
+    torch.testing.assert_close(fast, explicit, atol=1e-6, rtol=0)
+
+
+def test_a_grid_that_does_not_match_the_position_table_needs_interpolation():
+    config = ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding").config
+    config.image_size = 48  # 3x3 tokens, but the table is 4x4
+    m = ViTHybridForImageClassification(config).eval()
+    with pytest.raises(ValueError, match=r"3x3 token grid but the position table is 4x4"):
+        m(torch.randn(1, 3, 48, 48))
+    assert m(torch.randn(1, 3, 48, 48), interpolate_pos_encoding=True).logits.shape == (1, 5)

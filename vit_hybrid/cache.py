@@ -27,9 +27,13 @@ class DerivedWeights(nn.Module):
         if self.training or (torch.is_grad_enabled() and any(p.requires_grad for p in params)):
             return compute()
         cache = self.__dict__.setdefault("_derived", {})
-        # Identity plus version: any replacement or in-place update of a parameter misses the
-        # cache. The entry holds the parameters, so their ids cannot be reused while it lives.
-        key = (tuple((id(p), p._version) for p in params), torch.is_inference_mode_enabled())
+        # Identity, version, storage, dtype and device: replacing a parameter, updating it in place
+        # or moving it (`.to()`, `.half()` swap its data without a new version) misses the cache.
+        # The entry holds the parameters, so their ids cannot be reused while it lives.
+        key = (
+            tuple((id(p), p._version, p.data_ptr(), p.dtype, p.device) for p in params),
+            torch.is_inference_mode_enabled(),
+        )
         entry = cache.get(name)
         if entry is None or entry[0] != key:
             with torch.no_grad():

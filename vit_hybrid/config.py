@@ -148,6 +148,12 @@ class BitConfig(_JsonConfig):
             raise ConfigError(f"out_indices must be indices into {names}, got {indices!r}")
         return [names[i] for i in indices], [i % len(names) for i in indices]
 
+    def feature_stride(self) -> int:
+        """Input pixels per cell of the last out_features map: 4 after the stem, doubling per
+        stage after the first, never past output_stride (beyond it stages dilate instead)."""
+        index = self.out_indices[-1]
+        return min(4 * 2 ** max(0, index - 1), max(4, self.output_stride))
+
     def stage_channels(self) -> list[int]:
         """Output channels of each stage (after `width_factor` rounding)."""
         return [make_divisible(h * self.width_factor) for h in self.hidden_sizes[: len(self.depths)]]

@@ -92,6 +92,12 @@ class ViTHybridEmbeddings(nn.Module):
             mask = bool_masked_pos.unsqueeze(-1).type_as(tokens)  # (B, N, 1)
             tokens = tokens * (1.0 - mask) + self.mask_token.expand(batch, length, -1) * mask
         embeddings = torch.cat((self.cls_token.expand(batch, -1, -1), tokens), dim=1)
+        if not interpolate_pos_encoding and tuple(grid) != self.table_grid:
+            raise ValueError(
+                f"this input gives a {grid[0]}x{grid[1]} token grid but the position table is "
+                f"{self.table_grid[0]}x{self.table_grid[1]} (config.backbone_featmap_shape); "
+                "pass interpolate_pos_encoding=True to resample it"
+            )
         embeddings = embeddings + self.position_embeddings_for(grid)
         return self.dropout(embeddings), grid, stage_maps
 

@@ -143,9 +143,12 @@ class ViTHybridModel(ViTHybridPreTrainedModel):
             raise ValueError(f"pixel_values must be (batch, channels, height, width), got {tuple(pixel_values.shape)}")
         pixel_values = pixel_values.to(self.embeddings.patch_embeddings.projection.weight.dtype)
         embeddings, _, stage_maps = self.embeddings(pixel_values, bool_masked_pos, bool(interpolate_pos_encoding))
-        class_token_only = class_token_only and not (output_attentions or output_hidden_states)
+        head_mask = self.get_head_mask(head_mask)
+        # A head mask that varies over query rows needs every row of the last layer.
+        rows_masked = head_mask is not None and head_mask.shape[-2] != 1
+        class_token_only = class_token_only and not (output_attentions or output_hidden_states or rows_masked)
         last, hidden_states, attentions = self.encoder(
-            embeddings, self.get_head_mask(head_mask), output_attentions, output_hidden_states, class_token_only
+            embeddings, head_mask, output_attentions, output_hidden_states, class_token_only
         )
         sequence_output = self.layernorm(last)
         output = BaseModelOutputWithPooling(
