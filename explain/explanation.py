@@ -116,20 +116,20 @@ def _forward_and_class_maps(
         feature = out.backbone_hidden_states[bit.out_indices[-1]]  # the map that becomes the tokens
         grid = (feature.shape[-2] // model.config.patch_size, feature.shape[-1] // model.config.patch_size)
         targets = list(maps) + list(out.attentions)
+        acts = [m.detach().float() for m in maps]  # maps are float32 whatever the model's dtype
+        attentions = [a.detach().float() for a in out.attentions]
         classes = pick(out.logits.detach())
         for n, index in enumerate(classes):
             grads = torch.autograd.grad(out.logits[0, index], targets, retain_graph=n < len(classes) - 1)
             with torch.no_grad():
-                acts = [m.float() for m in maps]  # maps are float32 whatever the model's dtype
                 stage_grads = [g.float() for g in grads[: len(maps)]]
                 attention_grads = [g.float() for g in grads[len(maps) :]]
-                attentions = [a.float() for a in out.attentions]
                 per_class[index] = (
                     {s: gradcam(a, g)[0].cpu() for s, a, g in zip(stages, acts, stage_grads)},
                     {s: layercam(a, g)[0].cpu() for s, a, g in zip(stages, acts, stage_grads)},
                     gradient_rollout(attentions, attention_grads, grid)[0].cpu(),
                 )
-    return out.logits.detach().cpu(), [a.detach().float() for a in out.attentions], grid, per_class
+    return out.logits.detach().cpu(), attentions, grid, per_class
 
 
 def _class_maps(model: ViTHybridForImageClassification, probabilities: torch.Tensor, index: int, maps: tuple) -> ClassMaps:
