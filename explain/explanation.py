@@ -15,7 +15,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor
 from vit_hybrid.geometry import CropGeometry
 
 from .cam import gradcam, layercam
@@ -84,9 +84,9 @@ class Explanation:
     extra_passes: tuple[int, ...] = field(default=())
 
 
-def _stage_names(model: ViTHybridForImageClassification) -> tuple[str, ...]:
+def stage_names(config: ViTHybridConfig) -> tuple[str, ...]:
     """Names of the backbone stages that get class maps: all but the stem, up to the token map."""
-    bit = model.config.backbone_config
+    bit = config.backbone_config
     return tuple(bit.stage_names[1 : max(bit.out_indices) + 1])
 
 
@@ -103,7 +103,7 @@ def _forward_and_class_maps(
     graph). Returns the logits (1, labels), the attentions, the token grid and, per class, its
     (gradcam, layercam, gradient rollout) maps.
     """
-    stages = _stage_names(model)
+    stages = stage_names(model.config)
     bit = model.config.backbone_config
     # The input is the graph's root, so that gradients reach the activations whether or not the
     # parameters require grad; autograd.grad below asks for activations only, so no parameter's
@@ -189,7 +189,7 @@ def explain(
         geometry=geometry,
         view=view,
         pixel_values=pixel_values,
-        stages=_stage_names(model),
+        stages=stage_names(model.config),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ from safetensors.torch import load_file
 
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLES = ROOT / "assets" / "examples"
 MODELS = FIXTURES / "models"
 
 
@@ -32,9 +35,18 @@ def _deterministic():
     yield
 
 
+def make_hub_cache(cache: Path, repo_id: str, folder: Path) -> Path:
+    """Lays out `folder` in `cache` as huggingface_hub caches `repo_id` (one snapshot on main)."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(folder, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    return repo
+
+
 def load_photo(name: str) -> np.ndarray:
     """One of the test photographs as RGB uint8 (H, W, 3)."""
-    return np.asarray(Image.open(FIXTURES / "images" / name).convert("RGB"))
+    return np.asarray(Image.open(EXAMPLES / name).convert("RGB"))
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +59,13 @@ def model() -> ViTHybridForImageClassification:
 def processor() -> ViTHybridImageProcessor:
     """A processor for that model: shortest edge and crop 64, mean = std = 0.5."""
     return ViTHybridImageProcessor(size={"shortest_edge": 64}, crop_size=64, image_mean=0.5, image_std=0.5)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> str:
+    """The real app, started offline with an empty Hub cache (so on the bundled model)."""
+    from app_server import offline_env, running_app
+
+    root = tmp_path_factory.mktemp("app")
+    with running_app([], offline_env(root / "hub"), root / "app.log") as url:
+        yield url

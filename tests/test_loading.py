@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from conftest import FIXTURES, MODELS, reference_io
+from conftest import FIXTURES, MODELS, make_hub_cache, reference_io
 from vit_hybrid import ConfigError, ViTHybridConfig, ViTHybridForImageClassification, ViTHybridModel
 from vit_hybrid.hub import CheckpointError
 
@@ -139,10 +139,7 @@ def test_save_then_load_is_exact(tmp_path, safe, caplog):
 
 def test_hub_ids_resolve_through_the_local_cache(tmp_path):
     """A Hub id found in huggingface_hub's cache loads offline; an uncached one fails clearly."""
-    snapshot = tmp_path / "models--someone--tiny-hybrid" / "snapshots" / ("0" * 40)
-    shutil.copytree(CASE, snapshot)
-    (tmp_path / "models--someone--tiny-hybrid" / "refs").mkdir()
-    (tmp_path / "models--someone--tiny-hybrid" / "refs" / "main").write_text("0" * 40)
+    make_hub_cache(tmp_path, "someone/tiny-hybrid", CASE)
     model = ViTHybridForImageClassification.from_pretrained("someone/tiny-hybrid", cache_dir=tmp_path, local_files_only=True)
     assert model.config.num_labels == 5
     with pytest.raises(CheckpointError, match="not in the local Hub cache"):

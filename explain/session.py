@@ -1,0 +1,64 @@
+"""What one visitor's page holds between events: the picture, the model that explained it, and the
+`Explanation`; every control re-renders from it, and only a class outside the top k runs the model.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+
+import numpy as np
+import PIL.Image
+
+from vit_hybrid.images import load_image
+from vit_hybrid.store import ServedModel
+
+from .explanation import Explanation, explain, explain_class
+from .render import CLASS_SPECIFIC, MapChoice
+
+DISPLAY_SIDE = 1024  # overlays are drawn at most this large, whatever the upload's size
+COMPUTE = threading.Lock()  # one model computation at a time: two would fight over the same cores
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One explained upload.
+
+    Attributes:
+        model: the name of the model that explained it.
+        source: the uploaded file, so that the same file and settings are not explained twice.
+        image: the upright RGB picture, longest side at most DISPLAY_SIDE, (H, W, 3) uint8.
+    """
+
+    model: str
+    source: str
+    view: str
+    image: np.ndarray
+    explanation: Explanation
+
+
+def display_image(image: PIL.Image.Image) -> np.ndarray:
+    """The picture as RGB uint8 with its longest side at most DISPLAY_SIDE (overlays' size)."""
+    small = image.copy()
+    small.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), PIL.Image.Resampling.BILINEAR)
+    return np.asarray(small)
+
+
+def analyse(served: ServedModel, source: str, view: str = "crop", top_k: int = 5) -> Analysis:
+    """Decodes the upload (`vit_hybrid.images.ImageError` when it is not a usable image) and
+    explains it with one forward pass and one backward per top-k class."""
+    image = load_image(source)
+    with COMPUTE:
+        explanation = explain(served.model, image, served.processor, top_k=top_k, view=view)
+    return Analysis(served.name, source, view, display_image(image), explanation)
+
+
+def ensure_class(analysis: Analysis, served: ServedModel, choice: MapChoice) -> tuple[Analysis, bool]:
+    """The analysis with the chosen class's maps, and whether the model had to run for them
+    (only a class-specific map of a class outside the explained ones needs it)."""
+    index = choice.class_index
+    if choice.method not in CLASS_SPECIFIC or index is None or index in analysis.explanation.classes:
+        return analysis, False
+    with COMPUTE:
+        explanation = explain_class(served.model, analysis.explanation, index)
+    return replace(analysis, explanation=explanation), True

@@ -1,0 +1,68 @@
+"""Starting the real app (`python app.py`) on 127.0.0.1 for a test, with a bounded wait."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def offline_env(hub_cache: Path, **extra: str) -> dict[str, str]:
+    """The environment of an app that cannot reach the Hub and sees only `hub_cache`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "GRADIO_", "VIT_HYBRID_"))}
+    env.update(HF_HUB_CACHE=str(hub_cache), HF_HUB_DISABLE_TELEMETRY="1", GRADIO_ANALYTICS_ENABLED="False", **extra)
+    return env
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> float:
+    """Seconds until `url` answers 200; raises if the process dies or `timeout` passes."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"the app did not answer at {url} within {timeout} s")
+
+
+@contextmanager
+def running_app(args: list[str], env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[str]:
+    """Runs `python app.py ARGS --port <free>` and yields its URL once it answers; stops it after."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), *args],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        try:
+            wait_until_up(url, process, timeout)
+        except (RuntimeError, TimeoutError) as err:
+            raise RuntimeError(f"{err}; its log:\n{log.read_text()[-3000:]}") from None
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -1,0 +1,35 @@
+"""Starting the app: the README's Space front matter, and the default model found in the Hub cache."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from app_server import offline_env, running_app
+from conftest import EXAMPLES, MODELS, ROOT, make_hub_cache
+from vit_hybrid.store import DEFAULT_MODEL
+
+
+def test_readme_front_matter_names_the_pinned_gradio_and_an_existing_app_file():
+    text = (ROOT / "README.md").read_text()
+    assert text.startswith("---\n")
+    meta = yaml.safe_load(text.split("---\n")[1])
+    pinned = re.search(r"^gradio==([^\s#]+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE).group(1)
+    assert meta["sdk"] == "gradio" and str(meta["sdk_version"]) == pinned
+    assert (ROOT / meta["app_file"]).is_file() and meta["title"]
+
+
+def test_default_model_in_the_hub_cache_is_served_offline(tmp_path):
+    """With google/vit-hybrid-base-bit-384 in the cache (here a tiny stand-in) and no network,
+    the app serves it, with no fallback."""
+    gradio_client = pytest.importorskip("gradio_client")
+    make_hub_cache(tmp_path / "hub", DEFAULT_MODEL, MODELS / "same_padding")
+    log = tmp_path / "app.log"
+    with running_app([], offline_env(tmp_path / "hub", HF_HUB_OFFLINE="1"), log) as url:
+        client = gradio_client.Client(url, verbose=False)
+        record = client.predict(gradio_client.handle_file(str(EXAMPLES / "coffee.jpg")), DEFAULT_MODEL, "crop", api_name="/explain")
+    assert record["model"] == DEFAULT_MODEL
+    assert sorted(p["label"] for p in record["predictions"]) == [f"LABEL_{i}" for i in range(5)]  # the stand-in's
+    assert "bundled" not in log.read_text()

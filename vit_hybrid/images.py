@@ -1,0 +1,121 @@
+"""Decoding an uploaded file into an upright RGB picture, or a message a person can act on.
+
+An upload can be anything: a photo, a truncated PNG, a PDF renamed to .jpg, a decompression bomb.
+`load_image` reads the header first and refuses what is too large before decoding any pixels,
+decodes once, turns the picture upright (EXIF orientation), takes the first frame of an
+animation, and brings every mode (16-bit, 1-bit, float, palette, CMYK, transparency) to 8-bit RGB.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+
+import numpy as np
+import PIL.Image
+import PIL.ImageOps
+
+MAX_PIXELS = 40_000_000
+FORMATS = "JPEG, PNG, GIF, WebP, BMP or TIFF"
+_SIGNATURES = (  # what a file that is not an image most often is, by its first bytes
+    (b"%pdf", "a PDF document"),
+    (b"<svg", "an SVG drawing (vector images are not supported: export it as PNG or JPEG)"),
+    (b"<?xml", "an XML or SVG file (vector images are not supported: export it as PNG or JPEG)"),
+    (b"<!doctype html", "an HTML page"),
+    (b"<html", "an HTML page"),
+    (b"pk\x03\x04", "a ZIP archive (or an Office document)"),
+)
+
+
+class ImageError(ValueError):
+    """A file that cannot be shown to the model; the message says what is wrong with it."""
+
+
+def _describe(head: bytes) -> str:
+    """What a file that Pillow cannot open seems to be, from its first bytes."""
+    text = head.lstrip().lower()
+    for signature, name in _SIGNATURES:
+        if text.startswith(signature):
+            return f"This file is {name}, not an image."
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "This file is not an image file that can be read (an unknown format, or damaged)."
+    return "This file is a text file, not an image."
+
+
+def _to_rgb(image: PIL.Image.Image) -> PIL.Image.Image:
+    """8-bit RGB: high bit depths scaled (not clipped), transparency laid over white."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        if image.mode == "F":  # float TIFFs: [0, 1] as is, anything else stretched to fit
+            low, high = (0.0, 1.0) if values.min() >= 0 and values.max() <= 1 else (values.min(), values.max())
+        else:  # integer images: 16-bit unless every value fits in 8
+            low, high = 0.0, 65535.0 if values.max() > 255 else 255.0
+        scaled = (values - low) / max(high - low, 1e-12) * 255
+        image = PIL.Image.fromarray(np.clip(scaled + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info or image.mode in ("PA", "LA", "La", "RGBa"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        white = PIL.Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return PIL.Image.alpha_composite(white, image).convert("RGB")
+    return image.convert("RGB")
+
+
+def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    """Raises `ImageError` for an image with no pixels or more than `max_pixels`."""
+    if width <= 0 or height <= 0:
+        raise ImageError(f"The image is empty ({width}×{height} pixels).")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"The image is too large ({width * height / 1e6:.0f} megapixels: {width}×{height} pixels); "
+            f"the limit is {max_pixels / 1e6:.0f} megapixels. Please upload a smaller image."
+        )
+
+
+def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> PIL.Image.Image:
+    """An uploaded file (path or bytes) as an upright RGB image; `ImageError` says what is wrong.
+
+    The size is checked from the header before any pixel is decoded, so a decompression bomb
+    costs nothing. Animated images give their first frame.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        try:
+            with open(source, "rb") as f:
+                data = f.read()
+        except OSError as err:
+            raise ImageError(f"The file could not be read ({err.strerror or err}).") from None
+    if not data:
+        raise ImageError("The file is empty (0 bytes): there is no image in it.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)  # our own limit follows
+            image = PIL.Image.open(io.BytesIO(data))
+    except PIL.Image.DecompressionBombError as err:  # Pillow's own guard, before it tells the size
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        size = f" ({int(found.group(1)) / 1e6:.0f} megapixels)" if found else ""  # Pillow gives no sides
+        raise ImageError(
+            f"The image is too large{size}; the limit is {max_pixels / 1e6:.0f} megapixels. Please upload a smaller image."
+        ) from None
+    except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ImageError(f"{_describe(data[:64])} Please upload a {FORMATS} image.") from None
+    check_size(*image.size, max_pixels=max_pixels)
+    try:
+        image.seek(0)  # the first frame of an animation
+        image.load()
+    except (OSError, ValueError, SyntaxError, EOFError) as err:
+        reason = "truncated" if "truncated" in str(err) else "damaged"
+        raise ImageError(
+            f"The {image.format or 'image'} file is {reason} and cannot be decoded ({err}). "
+            "Please upload the complete file."
+        ) from None
+    try:
+        upright = PIL.ImageOps.exif_transpose(image)
+    except Exception:  # broken EXIF: keep the stored orientation rather than refuse the photo
+        upright = image
+    return _to_rgb(upright)

@@ -1,0 +1,151 @@
+"""The models an app serves: an allowed list, a default with an offline fallback, and a few loaded
+models kept in memory (least recently used goes first), each loaded once and shared read-only.
+
+A visitor names a model; the store loads it (or finds it loaded) and hands back the model with
+its processor. A name outside the allowed list is refused unless the operator allowed any.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .hub import CheckpointError
+from .modeling import ViTHybridForImageClassification
+from .processor import ViTHybridImageProcessor
+
+DEFAULT_MODEL = "google/vit-hybrid-base-bit-384"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+class ModelLoadError(RuntimeError):
+    """A model that is not allowed or could not be loaded; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    name: str
+    model: ViTHybridForImageClassification
+    processor: ViTHybridImageProcessor
+
+
+def hub_cached(repo_id: str) -> bool:
+    """Whether config.json and the weights of `repo_id` are in the local Hub cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if os.path.isdir(repo_id):
+        return False
+
+    def cached(filename: str) -> bool:
+        try:
+            return isinstance(try_to_load_from_cache(repo_id, filename), str)
+        except ValueError:  # not a valid repo id
+            return False
+
+    return cached("config.json") and any(cached(f) for f in WEIGHT_FILES)
+
+
+def hub_reachable(repo_id: str, timeout: float = 3.0) -> bool:
+    """Whether the Hub answers for `repo_id` within `timeout` seconds (False when HF_HUB_OFFLINE).
+
+    The probe runs in a daemon thread, so that a resolver that hangs cannot hold the caller
+    longer than `timeout` (huggingface_hub's own download retries for about 23 s offline)."""
+    from huggingface_hub import HfApi, constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            HfApi().model_info(repo_id, timeout=timeout)
+            answer.append(True)
+        except Exception:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])
+
+
+def choose_default(bundled: str | Path, repo_id: str = DEFAULT_MODEL, timeout: float = 3.0) -> tuple[str, str | None]:
+    """The model to start with: `repo_id` when cached or reachable, else the bundled folder.
+
+    Returns the source and, when falling back, a note for the page that says so."""
+    if hub_cached(repo_id) or hub_reachable(repo_id, timeout):
+        return repo_id, None
+    return str(bundled), (
+        f"{repo_id} is not in the local Hugging Face cache and the Hub cannot be reached, "
+        "so this page shows the bundled shape-scene model (circle, square, triangle, star, cross, ring)."
+    )
+
+
+def load_served(name: str, source: str, device: str | torch.device = "cpu") -> ServedModel:
+    """Loads a model and its processor for serving: eval mode, frozen, on `device`.
+
+    Frozen parameters make explanations cheaper (no parameter gradients, cached standardised
+    weights). A checkpoint without a processor config gets the default processor at its size.
+    A Hub id already in the local cache is read from it without asking the Hub (which, offline,
+    would retry for many seconds first)."""
+    local = hub_cached(source)
+    try:
+        model = ViTHybridForImageClassification.from_pretrained(source, local_files_only=local)
+    except Exception as err:  # CheckpointError, ConfigError, I/O: the visitor sees why
+        raise ModelLoadError(f"The model {name!r} could not be loaded: {err}") from None
+    model.requires_grad_(False).to(device)
+    try:
+        processor = ViTHybridImageProcessor.from_pretrained(source, local_files_only=local)
+    except CheckpointError:
+        size = model.config.image_size
+        processor = ViTHybridImageProcessor(size={"shortest_edge": size}, crop_size=size)
+    return ServedModel(name, model, processor)
+
+
+class ModelStore:
+    """Named models, loaded on first use, at most `capacity` in memory at once.
+
+    Args:
+        sources: display name -> folder or Hub id, the models visitors may pick.
+        capacity: how many loaded models to keep; the least recently used one is dropped.
+        allow_any: also accept any other folder or Hub id as a name (off by default: a public
+            page must not load whatever a visitor types).
+    """
+
+    def __init__(self, sources: dict[str, str], capacity: int = 2, device: str | torch.device = "cpu", allow_any: bool = False):
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.sources = dict(sources)
+        self.capacity = capacity
+        self.device = device
+        self.allow_any = allow_any
+        self._loaded: OrderedDict[str, ServedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.sources)
+
+    def get(self, name: str) -> ServedModel:
+        """The loaded model called `name`; `ModelLoadError` if it is not allowed or will not load."""
+        if name not in self.sources and not self.allow_any:
+            raise ModelLoadError(f"{name!r} is not one of the models this app serves ({', '.join(self.sources)}).")
+        with self._lock:  # one load at a time; the others wait and then find it loaded
+            if name in self._loaded:
+                self._loaded.move_to_end(name)
+                return self._loaded[name]
+            served = load_served(name, self.sources.get(name, name), self.device)
+            self._loaded[name] = served
+            while len(self._loaded) > self.capacity:
+                self._loaded.popitem(last=False)
+            return served
+
+    def loaded(self) -> list[str]:
+        """Names of the models in memory, least recently used first."""
+        with self._lock:
+            return list(self._loaded)
