@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import PIL.Image
 import torch
 
@@ -94,11 +95,26 @@ def prune_downloads(max_age_s: float = 3600) -> None:
             path.unlink(missing_ok=True)
 
 
-def write_json(analysis: Analysis) -> str:
-    """The numbers and maps of an analysis as a JSON file under a name of our own."""
+def download_path(kind: str, suffix: str) -> Path:
+    """A new file in our download folder, under a name of our own (never the visitor's)."""
     prune_downloads()
-    path = DOWNLOADS / f"vit-hybrid-explanation-{uuid.uuid4().hex[:12]}.json"
+    return DOWNLOADS / f"vit-hybrid-{kind}-{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def write_json(analysis: Analysis) -> str:
+    """The numbers and maps of an analysis as a JSON file."""
+    path = download_path("explanation", ".json")
     path.write_text(json.dumps({"model": analysis.model, **explanation_record(analysis.explanation)}))
+    return str(path)
+
+
+def write_png(drawn: np.ndarray | None):
+    """The map on show as a PNG file, written after it is shown (PNG encoding is the slow part
+    of a redraw, so the page shows a JPEG first)."""
+    if drawn is None:
+        return gr.skip()
+    path = download_path("map", ".png")
+    PIL.Image.fromarray(drawn).save(path, compress_level=3)
     return str(path)
 
 
@@ -147,18 +163,18 @@ def build(store: ModelStore, default: str, note: str | None = None) -> gr.Blocks
             label=f"{method}, layer by layer",
         )
 
-    def on_image(source: str | None, model_name: str, view: str, state: Analysis | None, *values):
+    def on_image(source: str | None, view: str, model_name: str, state: Analysis | None, *values):
         """A new upload, view or model: explain it once, then draw it with the current controls
         (explaining the new top prediction)."""
         skip = (gr.skip(),) * 9
         if source is None:
-            return (state, *skip, message("Upload an image, paste one or take a photo to begin."))
+            return (state, *skip, message("Upload an image, paste one or take a photo to begin."), gr.skip())
         if state is not None and (state.source, state.view, state.model) == (source, view, model_name):
-            return (state, *skip, gr.skip())  # already explained: keep what the page shows
+            return (state, *skip, gr.skip(), gr.skip())  # already explained: keep what the page shows
         try:
             analysis = analyse(served(model_name), source, view, TOP_K)
         except (ImageError, ModelLoadError) as err:
-            return (state, *skip, message(str(err), "error"))
+            return (state, *skip, message(str(err), "error"), gr.skip())
         controls = replace(Controls(*values), class_index=analysis.explanation.predictions[0].index)
         analysis, image, caption, _ = draw(analysis, controls)
         choice = controls.choice(analysis)
@@ -176,18 +192,19 @@ def build(store: ModelStore, default: str, note: str | None = None) -> gr.Blocks
             gr.update(choices=head_choices(heads), value=-1 if choice.head is None else choice.head),
             gr.update(choices=stages, value=choice.stage or default_stage(analysis.explanation.stages)),
             message(f"Explained with {model_name} ({analysis.explanation.grid[0]}×{analysis.explanation.grid[1]} tokens)."),
+            image,
         )
 
     def on_control(state: Analysis | None, *values):
         """Redraws the overlay from the stored analysis (the status line is left alone unless the
         model had to run or the map cannot be drawn)."""
         if state is None:
-            return state, gr.skip(), gr.skip(), gr.skip()
+            return state, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             state, image, caption, note_text = draw(state, Controls(*values))
         except (ValueError, KeyError, ModelLoadError) as err:
-            return state, gr.skip(), gr.skip(), message(f"That map cannot be drawn: {err}", "error")
-        return state, image, caption, note_text or gr.skip()
+            return state, gr.skip(), gr.skip(), message(f"That map cannot be drawn: {err}", "error"), gr.skip()
+        return state, image, caption, note_text or gr.skip(), image
 
     def on_model(name: str, current: str):
         """Switches this visitor's model; one that fails to load leaves them on their current one."""
@@ -239,6 +256,7 @@ def build(store: ModelStore, default: str, note: str | None = None) -> gr.Blocks
         if note:
             gr.Markdown(message(note), elem_id="fallback-note")
         state = gr.State(None)
+        drawn = gr.State(None)  # the overlay on show, for the PNG download
         current_model = gr.State(default)
         with gr.Row():
             with gr.Column(scale=1):
@@ -249,7 +267,7 @@ def build(store: ModelStore, default: str, note: str | None = None) -> gr.Blocks
                 predictions = gr.Label(num_top_classes=TOP_K, label="Top predictions", elem_id="predictions")
                 seen = gr.Image(label="The region the model saw (the rest is dimmed)", interactive=False, format="jpeg")
             with gr.Column(scale=2):
-                overlay_image = gr.Image(label="Map over the image (download: PNG)", interactive=False, format="png", elem_id="overlay")
+                overlay_image = gr.Image(label="Map over the image", interactive=False, format="jpeg", elem_id="overlay")
                 caption = gr.Markdown(elem_id="caption")
                 with gr.Row():
                     method = gr.Radio([(v, k) for k, v in METHODS.items()], value="rollout", label="Method", elem_id="method")
@@ -263,7 +281,9 @@ def build(store: ModelStore, default: str, note: str | None = None) -> gr.Blocks
                 with gr.Row():
                     colormap = gr.Dropdown(COLORMAPS, value="inferno", label="Colormap")
                     opacity = gr.Slider(0, 1, value=0.6, step=0.05, label="Opacity", elem_id="opacity")
-                json_download = gr.DownloadButton("Numbers and maps (JSON)", value=None)
+                with gr.Row():
+                    png_download = gr.DownloadButton("This map (PNG)", value=None, elem_id="png-download")
+                    json_download = gr.DownloadButton("All numbers and maps (JSON)", value=None, elem_id="json-download")
                 layers_gallery = gr.Gallery(label="Layer by layer", columns=6, height="auto", elem_id="gallery")
                 with gr.Accordion("Measure faithfulness", open=False):
                     measure = gr.Button("Measure faithfulness of the current map")
@@ -272,21 +292,26 @@ def build(store: ModelStore, default: str, note: str | None = None) -> gr.Blocks
         gr.Examples([[str(p)] for p in sorted(EXAMPLES.glob("*")) if p.suffix in {".jpg", ".png"}], inputs=[image], label="Examples")
 
         controls = [method, layer, head, fusion, stage, class_index, colormap, opacity]
-        image_outputs = [state, predictions, overlay_image, caption, seen, json_download, class_index, layer, head, stage, status]
-        render_group = dict(concurrency_id="render", concurrency_limit=2, show_progress="hidden", trigger_mode="always_last")
+        image_outputs = [state, predictions, overlay_image, caption, seen, json_download, class_index, layer, head, stage, status, drawn]
+        # The page's own events stay out of the API page (callable, undocumented); /explain is the API.
+        model_group = dict(concurrency_id="model", api_visibility="undocumented")
+        render_group = dict(concurrency_id="render", concurrency_limit=2, show_progress="hidden", trigger_mode="always_last",
+                            api_visibility="undocumented")
         for trigger in (image.change, view.input):
-            trigger(on_image, [image, current_model, view, state, *controls], image_outputs, concurrency_id="model").then(
+            trigger(on_image, [image, view, current_model, state, *controls], image_outputs, **model_group).then(
                 gallery, [state, *controls], layers_gallery, **render_group
-            )
-        model.input(on_model, [model, current_model], [current_model, model, status], concurrency_id="model").then(
-            on_image, [image, current_model, view, state, *controls], image_outputs, concurrency_id="model"
-        ).then(gallery, [state, *controls], layers_gallery, **render_group)
-        for control in controls:  # user changes only: the updates on_image makes do not re-trigger
+            ).then(write_png, drawn, png_download, **render_group)
+        model.input(on_model, [model, current_model], [current_model, model, status], **model_group).then(
+            on_image, [image, view, current_model, state, *controls], image_outputs, **model_group
+        ).then(gallery, [state, *controls], layers_gallery, **render_group).then(write_png, drawn, png_download, **render_group)
+        for control in controls:  # sliders on any change; the others on the visitor's input only
             event = control.change if isinstance(control, gr.Slider) else control.input
-            event(on_control, [state, *controls], [state, overlay_image, caption, status], **render_group)
+            event(on_control, [state, *controls], [state, overlay_image, caption, status, drawn], **render_group).then(
+                write_png, drawn, png_download, **render_group
+            )
             if control is not layer:
                 event(gallery, [state, *controls], layers_gallery, **render_group)
-        measure.click(on_measure, [state, *controls], [curves, measure_note], concurrency_id="model")
+        measure.click(on_measure, [state, *controls], [curves, measure_note], **model_group)
         api_button = gr.Button(visible=False)
         api_button.click(api_explain, [image, model, view], gr.JSON(visible=False), api_name="explain", concurrency_id="model")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)

@@ -7,6 +7,7 @@ display size (longest side at most `max_side`) whatever the original's size.
 
 from __future__ import annotations
 
+import functools
 import matplotlib
 import numpy as np
 import PIL.Image
@@ -53,13 +54,26 @@ def place(values: torch.Tensor, geometry: CropGeometry, size: tuple[int, int]) -
     return mapped.masked_fill(~inside, 0.0), inside
 
 
-def colorize(values: torch.Tensor, colormap: str = "inferno") -> np.ndarray:
-    """Values in [0, 1] (H, W) -> RGB uint8 (H, W, 3) through a matplotlib colormap."""
+@functools.lru_cache(maxsize=32)
+def _lookup_table(colormap: str) -> torch.Tensor:
+    """The colormap's own N colours as RGB uint8 (N, 3), rounded as `colorize` rounds."""
     try:
         cmap = matplotlib.colormaps[colormap]
     except KeyError:
         raise ValueError(f"unknown colormap {colormap!r}") from None
-    return (cmap(values.clamp(0, 1).numpy())[..., :3] * 255 + 0.5).astype(np.uint8)
+    return torch.from_numpy((cmap(np.arange(cmap.N))[:, :3] * 255 + 0.5).astype(np.uint8))
+
+
+def colorize(values: torch.Tensor, colormap: str = "inferno") -> np.ndarray:
+    """Values in [0, 1] (H, W) -> RGB uint8 (H, W, 3) through a matplotlib colormap.
+
+    Indexes the colormap's table as matplotlib's `Colormap.__call__` does (floor of value * N,
+    1.0 to the last colour), without its per-call float RGBA conversion: same colours, several
+    times faster on a megapixel map.
+    """
+    table = _lookup_table(colormap)
+    index = (values.float().clamp(0, 1) * len(table)).long().clamp_(max=len(table) - 1)
+    return table[index].numpy()
 
 
 def _display_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -84,13 +98,13 @@ def overlay(
     if not 0.0 <= opacity <= 1.0:
         raise ValueError(f"opacity must be in [0, 1], got {opacity}")
     size = display_size(image.shape[:2], max_side)
-    base = _display_image(image, size).astype(np.float32)
+    base = torch.tensor(_display_image(image, size), dtype=torch.float32)
     values = normalize(values)
     mapped, inside = place(values, geometry, size)
-    alpha = np.where(inside.numpy(), opacity if bool(values.max() > 0) else 0.0, 0.0)[..., None]
-    shade = np.where(inside.numpy(), 1.0, dim)[..., None]
-    blended = base * shade * (1 - alpha) + colorize(mapped, colormap).astype(np.float32) * alpha
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    alpha = opacity if bool(values.max() > 0) else 0.0
+    colours = torch.from_numpy(colorize(mapped, colormap)).float()
+    blended = torch.where(inside[..., None], base * (1 - alpha) + colours * alpha, base * dim)
+    return blended.add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
 
 
 def heatmap(values: torch.Tensor, geometry: CropGeometry, colormap: str = "inferno", max_side: int = 1024) -> np.ndarray:

@@ -32,18 +32,27 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(app_url, wait_until="domcontentloaded")
-            page.locator("#image-input").wait_for()
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("#image-input").wait_for()
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    return open_page(browser, app_url)
 
 
 def overlay_bytes(page) -> bytes:
@@ -68,6 +77,7 @@ def test_upload_shows_top5_and_overlay_and_layer_changes_the_map(page):
     expect(page.locator("#caption")).to_contain_text("rollout up to layer 4/4")
     before = overlay_bytes(page)
     page.screenshot(path=str(ARTIFACTS / "browser-upload.png"), full_page=True)
+    expect(page.locator("#fallback-note")).to_contain_text("shows the bundled shape-scene model")  # offline here
 
     layer = page.locator("#layer input[type=number]")
     layer.fill("1")
@@ -86,3 +96,67 @@ def test_a_text_file_gets_a_message_and_the_page_keeps_working(page, tmp_path):
     expect(page.locator("#status")).to_contain_text("is a text file, not an image", timeout=TIMEOUT_MS)
     upload(page, EXAMPLES / "coffee.jpg")
     expect(page.locator("#status")).to_contain_text("Explained with", timeout=TIMEOUT_MS)
+
+
+def test_the_map_downloads_as_png_and_the_numbers_as_json(page, tmp_path):
+    import json
+
+    from playwright.sync_api import expect
+
+    upload(page, EXAMPLES / "scene-star.png")
+    expect(page.locator("#status")).to_contain_text("Explained with", timeout=TIMEOUT_MS)
+    expect(page.locator("#predictions")).to_contain_text("star")
+    page.wait_for_timeout(1500)  # the PNG is written just after the map is shown
+    with page.expect_download() as download:
+        page.locator("#png-download").click()
+    png = tmp_path / "map.png"
+    download.value.save_as(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and download.value.suggested_filename.endswith(".png")
+    with page.expect_download() as download:
+        page.locator("#json-download").click()
+    record = json.loads(download.value.path().read_text())
+    assert record["predictions"][0]["label"] == "star" and record["maps"]
+
+
+@pytest.fixture(scope="module")
+def two_model_app(tmp_path_factory):
+    """The app offered three models: the bundled one (default), a tiny one, and a broken one."""
+    import json
+
+    from app_server import offline_env, running_app
+    from conftest import MODELS, ROOT
+
+    root = tmp_path_factory.mktemp("two-models")
+    broken = shutil.copytree(MODELS / "same_padding", root / "broken")
+    (broken / "config.json").write_text(json.dumps({**json.loads((broken / "config.json").read_text()), "hidden_size": 10**9}))
+    models = [str(ROOT / "assets" / "model"), str(MODELS / "same_padding"), str(broken)]
+    with running_app([arg for m in models for arg in ("--model", m)], offline_env(root / "hub"), root / "app.log") as url:
+        yield url, models
+
+
+def pick_model(page, name: str) -> None:
+    page.locator("#model input").click()
+    page.get_by_role("option", name=name).click()
+
+
+def test_each_visitor_keeps_their_own_model_and_a_broken_one_is_refused(browser, two_model_app):
+    from playwright.sync_api import expect
+
+    url, (_, tiny, broken) = two_model_app
+    a, b = open_page(browser, url), open_page(browser, url)
+    try:
+        pick_model(a, tiny)
+        expect(a.locator("#status")).to_contain_text(f"Now using {tiny}")
+        for page in (a, b):
+            upload(page, EXAMPLES / "coffee.jpg")
+            expect(page.locator("#status")).to_contain_text("Explained with")
+        expect(a.locator("#predictions")).to_contain_text("LABEL_")  # the tiny model's labels
+        expect(b.locator("#predictions")).not_to_contain_text("LABEL_")  # still the bundled model
+        assert any(shape in b.locator("#predictions").inner_text() for shape in ("circle", "square", "ring", "star"))
+        pick_model(a, broken)
+        expect(a.locator("#status")).to_contain_text("could not be loaded")
+        expect(a.locator("#model input")).to_have_value(tiny)  # left on the model that works
+        expect(a.locator("#predictions")).to_contain_text("LABEL_")
+    finally:
+        a.close()
+        b.close()

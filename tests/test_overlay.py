@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pytest
 import torch
@@ -29,6 +30,14 @@ def test_colours_are_rgb_not_bgr():
     assert colorize(torch.ones(1, 1), "autumn")[0, 0].tolist() == [255, 255, 0]
     with pytest.raises(ValueError, match="unknown colormap"):
         colorize(torch.zeros(1, 1), "not-a-colormap")
+
+
+@pytest.mark.parametrize("name", ["inferno", "viridis", "jet", "gray", "turbo"])
+def test_colours_are_exactly_matplotlibs(name):
+    values = torch.rand(300, 300)
+    values[0, :3] = torch.tensor([0.0, 1.0, 0.5])
+    want = (matplotlib.colormaps[name](values.numpy())[..., :3] * 255 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(colorize(values, name), want)
 
 
 def test_a_pure_red_map_stays_red_in_a_full_opacity_overlay(wide):
