@@ -285,10 +285,10 @@ def build(store: ModelStore, default: str, note: str | None = None) -> gr.Blocks
                     png_download = gr.DownloadButton("This map (PNG)", value=None, elem_id="png-download")
                     json_download = gr.DownloadButton("All numbers and maps (JSON)", value=None, elem_id="json-download")
                 layers_gallery = gr.Gallery(label="Layer by layer", columns=6, height="auto", elem_id="gallery")
-                with gr.Accordion("Measure faithfulness", open=False):
-                    measure = gr.Button("Measure faithfulness of the current map")
-                    curves = gr.Image(label="Deletion and insertion curves", interactive=False)
-                    measure_note = gr.Markdown()
+                with gr.Accordion("Measure faithfulness", open=False, elem_id="faithfulness"):
+                    measure = gr.Button("Measure faithfulness of the current map", elem_id="measure")
+                    curves = gr.Image(label="Deletion and insertion curves", interactive=False, elem_id="curves")
+                    measure_note = gr.Markdown(elem_id="measure-note")
         gr.Examples([[str(p)] for p in sorted(EXAMPLES.glob("*")) if p.suffix in {".jpg", ".png"}], inputs=[image], label="Examples")
 
         controls = [method, layer, head, fusion, stage, class_index, colormap, opacity]

@@ -118,6 +118,15 @@ def test_the_map_downloads_as_png_and_the_numbers_as_json(page, tmp_path):
     assert record["predictions"][0]["label"] == "star" and record["maps"]
 
 
+def test_measure_faithfulness_draws_the_curves(page):
+    from playwright.sync_api import expect
+
+    page.locator("#faithfulness").get_by_text("Measure faithfulness").first.click()
+    page.locator("#measure").click()
+    expect(page.locator("#measure-note")).to_contain_text("Deletion area", timeout=TIMEOUT_MS)
+    expect(page.locator("#curves img")).to_be_visible()
+
+
 @pytest.fixture(scope="module")
 def two_model_app(tmp_path_factory):
     """The app offered three models: the bundled one (default), a tiny one, and a broken one."""
