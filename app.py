@@ -126,7 +126,7 @@ def message(text: str, kind: str = "note") -> str:
     return f"**{'⚠️ ' if kind == 'error' else ''}{text}**" if text else ""
 
 
-def build(store: ModelStore, default: str, note: str | None = None) -> gr.Blocks:
+def build(store: ModelStore, default: str, note: str | None = None, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     """The page: image and model in, predictions and maps out, every map control re-rendering
     from the visitor's stored analysis."""
 
@@ -314,7 +314,7 @@ def build(store: ModelStore, default: str, note: str | None = None) -> gr.Blocks
         measure.click(on_measure, [state, *controls], [curves, measure_note], **model_group)
         api_button = gr.Button(visible=False)
         api_button.click(api_explain, [image, model, view], gr.JSON(visible=False), api_name="explain", concurrency_id="model")
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    demo.queue(max_size=queue_size, default_concurrency_limit=1)
     return demo
 
 
@@ -329,6 +329,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--allow-any-model", action="store_true",
                         help="let visitors type any Hub id or server folder in the page (never on a public Space)")
     parser.add_argument("--max-models", type=int, default=2, help="models held in memory at once")
+    parser.add_argument("--queue-size", type=int, default=QUEUE_SIZE,
+                        help="requests that may wait; beyond it a visitor is told the app is busy and to retry")
     return parser.parse_args(argv)
 
 
@@ -358,6 +360,6 @@ if __name__ == "__main__":
     model_store, default_model, fallback_note = make_store(arguments)
     if fallback_note:
         print(fallback_note, flush=True)
-    build(model_store, default_model, fallback_note).launch(
+    build(model_store, default_model, fallback_note, arguments.queue_size).launch(
         server_name=arguments.host, server_port=arguments.port, max_file_size=MAX_FILE_SIZE, show_error=True
     )

@@ -10,6 +10,7 @@ import torch
 
 from vit_hybrid import ViTHybridConfig, ViTHybridImageProcessor
 from vit_hybrid.geometry import CropGeometry
+from vit_hybrid.images import check_array
 
 VIEWS = ("crop", "whole")
 MAX_TOKENS = 1024
@@ -45,12 +46,15 @@ def model_input(
     """Pixel values (1, C, H, W) for the model and where they sit in the original image.
 
     Args:
-        image: an RGB PIL image or (H, W, 3) uint8 array.
+        image: an RGB PIL image or (H, W, 3) array on the 0-255 scale (`ImageError`, a
+            ValueError, names what is wrong with any other array).
         view: "crop", the processor's resize and centre crop; or "whole", the uncropped image with
             its shortest edge at config.image_size (aspect kept), within `max_tokens`.
     """
     if view not in VIEWS:
         raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    if not isinstance(image, PIL.Image.Image):
+        image = check_array(image.numpy() if isinstance(image, torch.Tensor) else image)
     height, width = (image.height, image.width) if isinstance(image, PIL.Image.Image) else image.shape[:2]
     if view == "crop":
         settings = {}

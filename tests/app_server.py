@@ -43,9 +43,26 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> float:
     raise TimeoutError(f"the app did not answer at {url} within {timeout} s")
 
 
+def resident_mb(pid: int) -> float:
+    """The resident memory of process `pid`, in MB (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+class Url(str):
+    """The app's URL, carrying the server's process id (`.pid`) and, where the test set one,
+    Gradio's upload folder (`.temp_dir`)."""
+
+    pid: int
+    temp_dir: Path
+
+
 @contextmanager
-def running_app(args: list[str], env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[str]:
-    """Runs `python app.py ARGS --port <free>` and yields its URL once it answers; stops it after."""
+def running_app(args: list[str], env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[Url]:
+    """Runs `python app.py ARGS --port <free>` and yields its URL (with `.pid`) once it answers;
+    stops it after."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with open(log, "w") as out:
@@ -58,7 +75,9 @@ def running_app(args: list[str], env: dict[str, str], log: Path, timeout: float 
             wait_until_up(url, process, timeout)
         except (RuntimeError, TimeoutError) as err:
             raise RuntimeError(f"{err}; its log:\n{log.read_text()[-3000:]}") from None
-        yield url
+        served = Url(url)
+        served.pid = process.pid
+        yield served
     finally:
         process.terminate()
         try:

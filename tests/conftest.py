@@ -67,5 +67,6 @@ def app_url(tmp_path_factory) -> str:
     from app_server import offline_env, running_app
 
     root = tmp_path_factory.mktemp("app")
-    with running_app([], offline_env(root / "hub"), root / "app.log") as url:
+    with running_app([], offline_env(root / "hub", GRADIO_TEMP_DIR=str(root / "gradio")), root / "app.log") as url:
+        url.temp_dir = root / "gradio"  # where Gradio keeps uploads
         yield url

@@ -102,6 +102,12 @@ def test_pickle_with_code_is_refused_without_running_it(ckpt, tmp_path):
     assert not marker.exists()
 
 
+def test_trust_remote_code_is_refused(ckpt):
+    with pytest.raises(CheckpointError, match="trust_remote_code is not supported"):
+        ViTHybridForImageClassification.from_pretrained(ckpt, trust_remote_code=True)
+    assert ViTHybridForImageClassification.from_pretrained(ckpt, trust_remote_code=False).config.num_labels == 5
+
+
 def test_missing_weights_and_missing_config(ckpt, tmp_path):
     (ckpt / "model.safetensors").unlink()
     with pytest.raises(CheckpointError, match="has no model.safetensors or pytorch_model.bin"):

@@ -188,7 +188,11 @@ def load_model(
         torch_dtype: cast the loaded model to this dtype.
         add_pooling_layer, use_mask_token: ViTHybridModel's own arguments.
         config_overrides: replace config values, e.g. num_labels=10 or id2label={...}.
+            `trust_remote_code=True` is refused (False is accepted, for code written for
+            transformers).
     """
+    if config_overrides.pop("trust_remote_code", False):
+        raise CheckpointError("trust_remote_code is not supported: this package never runs code that comes with a checkpoint")
     hub = dict(
         revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only, force_download=force_download
     )

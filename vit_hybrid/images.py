@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import PIL.Image
 import PIL.ImageOps
+import PIL.PngImagePlugin
 
 MAX_PIXELS = 40_000_000
 FORMATS = "JPEG, PNG, GIF, WebP, BMP or TIFF"
@@ -102,7 +103,14 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) 
         raise ImageError(
             f"The image is too large{size}; the limit is {max_pixels / 1e6:.0f} megapixels. Please upload a smaller image."
         ) from None
-    except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except ValueError as err:
+        if "Decompressed data too large" in str(err):  # Pillow's guard on PNG text chunks
+            raise ImageError(
+                "This PNG file carries a text chunk that would decompress to more than "
+                f"{PIL.PngImagePlugin.MAX_TEXT_CHUNK // 2**20} MB (a decompression bomb), so it was refused."
+            ) from None
+        raise ImageError(f"{_describe(data[:64])} Please upload a {FORMATS} image.") from None
+    except (PIL.UnidentifiedImageError, OSError, SyntaxError):
         raise ImageError(f"{_describe(data[:64])} Please upload a {FORMATS} image.") from None
     check_size(*image.size, max_pixels=max_pixels)
     try:
@@ -119,3 +127,21 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) 
     except Exception:  # broken EXIF: keep the stored orientation rather than refuse the photo
         upright = image
     return _to_rgb(upright)
+
+
+def check_array(image: np.ndarray, max_pixels: int | None = None) -> np.ndarray:
+    """An (H, W, 3) array of pixel values on the 0-255 scale, as given; `ImageError` naming what
+    is wrong otherwise (shape, type, no pixels or more than `max_pixels`, NaN or infinite
+    values, values outside [0, 255])."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise ImageError(f"An image array must be (height, width, 3) RGB; this one has shape {tuple(array.shape)}.")
+    check_size(array.shape[1], array.shape[0], array.size if max_pixels is None else max_pixels)
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ImageError(f"An image array must hold integers or floats; this one holds {array.dtype}.")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise ImageError("The image array holds NaN or infinite values.")
+    low, high = array.min(), array.max()
+    if low < 0 or high > 255:
+        raise ImageError(f"Pixel values must lie in [0, 255]; this array holds values from {low:g} to {high:g}.")
+    return array
