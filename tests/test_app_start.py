@@ -33,3 +33,23 @@ def test_default_model_in_the_hub_cache_is_served_offline(tmp_path):
     assert record["model"] == DEFAULT_MODEL
     assert sorted(p["label"] for p in record["predictions"]) == [f"LABEL_{i}" for i in range(5)]  # the stand-in's
     assert "bundled" not in log.read_text()
+
+
+def test_gradio_is_pinned_at_a_release_with_the_file_route_fixes():
+    """CVE-2023-51449 (4.11), CVE-2024-1561 (4.13), CVE-2026-28414 (6.7) and the FileExplorer
+    traversal (6.16) are fixed in the pinned release, which is the one installed."""
+    import gradio
+
+    pinned = re.search(r"^gradio==([^\s#]+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE).group(1)
+    assert tuple(int(n) for n in pinned.split(".")) >= (6, 16, 0)
+    assert gradio.__version__ == pinned
+
+
+def test_the_app_tightens_pillows_bomb_guard_to_its_own_limit():
+    import PIL.Image
+
+    import app
+    from vit_hybrid.images import MAX_PIXELS
+
+    assert PIL.Image.MAX_IMAGE_PIXELS == MAX_PIXELS == 40_000_000
+    assert app.MAX_FILE_SIZE == "50mb"
