@@ -11,6 +11,7 @@ page, wires its events and launches it.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import tempfile
@@ -56,9 +57,15 @@ class ImageUpload(gr.Image):
     is_template = True  # drawn by the frontend's Image component
 
     def preprocess(self, payload):  # noqa: D102 - gradio's signature
-        if payload is not None and payload.path is not None:
+        if payload is None:
+            return None
+        if payload.path is not None:
             return str(payload.path)
-        return super().preprocess(payload)  # a data: URL is written to a file, undecoded
+        if payload.url and payload.url.startswith("data:"):  # base64 bytes, written as they are
+            path = download_path("upload", "")
+            path.write_bytes(base64.b64decode(payload.url.partition(",")[2], validate=False))
+            return str(path)
+        raise gr.Error("The image arrived without its data; please upload it again.")
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,11 @@ class Controls:
 def prune_downloads(max_age_s: float = 3600) -> None:
     """Removes download files older than an hour, so a long-running Space does not fill its disk."""
     for path in DOWNLOADS.glob("*"):
-        if time.time() - path.stat().st_mtime > max_age_s:
-            path.unlink(missing_ok=True)
+        try:
+            if time.time() - path.stat().st_mtime > max_age_s:
+                path.unlink()
+        except FileNotFoundError:  # another visitor's request pruned it first
+            pass
 
 
 def download_path(kind: str, suffix: str) -> Path:
@@ -134,7 +144,11 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         return store.get(name)
 
     def labels(analysis: Analysis) -> dict[str, float]:
-        return {p.label: p.probability for p in analysis.explanation.predictions}
+        """Top predictions for gr.Label, keyed by label (with the index where labels repeat, as
+        ImageNet's two "crane" classes do)."""
+        names = [p.label for p in analysis.explanation.predictions]
+        return {(p.label if names.count(p.label) == 1 else f"{p.label} (#{p.index})"): p.probability
+                for p in analysis.explanation.predictions}
 
     def class_choices(analysis: Analysis) -> list[tuple[str, int]]:
         config = store.get(analysis.model).model.config
@@ -145,7 +159,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
     def draw(analysis: Analysis, controls: Controls) -> tuple[Analysis, object, str, str]:
         """The overlay of the chosen map; runs the model only for a class outside the top k."""
         choice = controls.choice(analysis)
-        analysis, ran = ensure_class(analysis, served(analysis.model), choice)
+        analysis, ran = ensure_class(analysis, lambda: served(analysis.model), choice)
         image, caption = render(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity)
         if ran:
             label = analysis.explanation.classes[choice.class_index].label
@@ -168,7 +182,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         (explaining the new top prediction)."""
         skip = (gr.skip(),) * 9
         if source is None:
-            return (state, *skip, message("Upload an image, paste one or take a photo to begin."), gr.skip())
+            return (state, *skip, gr.skip(), gr.skip())  # cleared: the last result stays until the next image
         if state is not None and (state.source, state.view, state.model) == (source, view, model_name):
             return (state, *skip, gr.skip(), gr.skip())  # already explained: keep what the page shows
         try:
@@ -196,15 +210,19 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         )
 
     def on_control(state: Analysis | None, *values):
-        """Redraws the overlay from the stored analysis (the status line is left alone unless the
-        model had to run or the map cannot be drawn)."""
+        """Redraws the overlay from the stored analysis. The state (and the JSON download) is sent
+        back only when a new class was computed, so a redraw that ends after a new upload's
+        analysis cannot put the old picture back; the status line is left alone unless the model
+        had to run or the map cannot be drawn."""
         if state is None:
-            return state, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (gr.skip(),) * 6
         try:
-            state, image, caption, note_text = draw(state, Controls(*values))
+            updated, image, caption, note_text = draw(state, Controls(*values))
         except (ValueError, KeyError, ModelLoadError) as err:
-            return state, gr.skip(), gr.skip(), message(f"That map cannot be drawn: {err}", "error"), gr.skip()
-        return state, image, caption, note_text or gr.skip(), image
+            return *(gr.skip(),) * 3, message(f"That map cannot be drawn ({err}).", "error"), gr.skip(), gr.skip()
+        if updated is state:
+            return gr.skip(), image, caption, gr.skip(), image, gr.skip()
+        return updated, image, caption, note_text, image, write_json(updated)
 
     def on_model(name: str, current: str):
         """Switches this visitor's model; one that fails to load leaves them on their current one."""
@@ -214,13 +232,15 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
             return current, gr.update(value=current), message(str(err), "error")
         return name, gr.update(), message(f"Now using {name}.")
 
-    def on_measure(state: Analysis | None, *values, progress=gr.Progress()):
-        """Deletion and insertion curves of the current map against a random order, with progress."""
+    def on_measure(state: Analysis | None, method, layer, head, fusion, stage, class_index, colormap, opacity,
+                   progress=gr.Progress()):
+        """Deletion and insertion curves of the current map against a random order, with progress
+        (Gradio passes `progress` only to a parameter that is not keyword-only)."""
         if state is None:
             return None, message("Upload an image first.", "error")
-        choice = Controls(*values).choice(state)
+        choice = Controls(method, layer, head, fusion, stage, class_index, colormap, opacity).choice(state)
         model_of = served(state.model)
-        state, _ = ensure_class(state, model_of, choice)
+        state, _ = ensure_class(state, lambda: model_of, choice)
         values_map, caption = select_map(state.explanation, choice)
         top = state.explanation.predictions[0].index
         index = choice.class_index if choice.method in CLASS_SPECIFIC and choice.class_index is not None else top
@@ -251,12 +271,12 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
 
     config = store.get(default).model.config  # the controls start fitted to the default model
     stages = list(stage_names(config))
-    with gr.Blocks(title="ViT-Hybrid Explorer") as demo:
+    with gr.Blocks(title="ViT-Hybrid Explorer", delete_cache=(1800, 3600)) as demo:  # Gradio's copies: an hour
         gr.Markdown("# ViT-Hybrid Explorer\nUpload a picture to see what a ViT-Hybrid classifier predicts, and where in the picture its attention and gradients point.")
         if note:
             gr.Markdown(message(note), elem_id="fallback-note")
-        state = gr.State(None)
-        drawn = gr.State(None)  # the overlay on show, for the PNG download
+        state = gr.State(None, time_to_live=3600)  # a visitor's analysis, dropped an hour after its last change
+        drawn = gr.State(None, time_to_live=3600)  # the overlay on show, for the PNG download
         current_model = gr.State(default)
         with gr.Row():
             with gr.Column(scale=1):
@@ -292,6 +312,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         gr.Examples([[str(p)] for p in sorted(EXAMPLES.glob("*")) if p.suffix in {".jpg", ".png"}], inputs=[image], label="Examples")
 
         controls = [method, layer, head, fusion, stage, class_index, colormap, opacity]
+        gallery_controls = (method, head, fusion, colormap, opacity)  # what the layer gallery depends on
         image_outputs = [state, predictions, overlay_image, caption, seen, json_download, class_index, layer, head, stage, status, drawn]
         # The page's own events stay out of the API page (callable, undocumented); /explain is the API.
         model_group = dict(concurrency_id="model", api_visibility="undocumented")
@@ -306,10 +327,9 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         ).then(gallery, [state, *controls], layers_gallery, **render_group).then(write_png, drawn, png_download, **render_group)
         for control in controls:  # sliders on any change; the others on the visitor's input only
             event = control.change if isinstance(control, gr.Slider) else control.input
-            event(on_control, [state, *controls], [state, overlay_image, caption, status, drawn], **render_group).then(
-                write_png, drawn, png_download, **render_group
-            )
-            if control is not layer:
+            event(on_control, [state, *controls], [state, overlay_image, caption, status, drawn, json_download],
+                  **render_group).then(write_png, drawn, png_download, **render_group)
+            if control in gallery_controls:
                 event(gallery, [state, *controls], layers_gallery, **render_group)
         measure.click(on_measure, [state, *controls], [curves, measure_note], **model_group)
         api_button = gr.Button(visible=False)
@@ -328,7 +348,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--allow-any-model", action="store_true",
                         help="let visitors type any Hub id or server folder in the page (never on a public Space)")
-    parser.add_argument("--max-models", type=int, default=2, help="models held in memory at once")
+    parser.add_argument("--max-models", type=int, default=3, help="models held in memory at once")
     parser.add_argument("--queue-size", type=int, default=QUEUE_SIZE,
                         help="requests that may wait; beyond it a visitor is told the app is busy and to retry")
     return parser.parse_args(argv)
@@ -336,12 +356,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_store(args: argparse.Namespace) -> tuple[ModelStore, str, str | None]:
     """The allowed models (those named plus the bundled one), the default, and a fallback note."""
-    named = args.model or [m for m in os.environ.get("VIT_HYBRID_MODEL", "").split(",") if m.strip()]
+    named = args.model or [m.strip() for m in os.environ.get("VIT_HYBRID_MODEL", "").split(",") if m.strip()]
     note = None
     if not named:
         source, note = choose_default(BUNDLED, DEFAULT_MODEL)
         named = [source]
-    sources = {BUNDLED_NAME if Path(m).resolve() == BUNDLED else m.strip(): m.strip() for m in named}
+    sources = {BUNDLED_NAME if Path(m).resolve() == BUNDLED else m: m for m in named}
     sources.setdefault(BUNDLED_NAME, str(BUNDLED))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     store = ModelStore(sources, capacity=args.max_models, device=device, allow_any=args.allow_any_model)

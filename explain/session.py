@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import PIL.Image
@@ -53,12 +54,14 @@ def analyse(served: ServedModel, source: str, view: str = "crop", top_k: int = 5
     return Analysis(served.name, source, view, display_image(image), explanation)
 
 
-def ensure_class(analysis: Analysis, served: ServedModel, choice: MapChoice) -> tuple[Analysis, bool]:
+def ensure_class(analysis: Analysis, served: Callable[[], ServedModel], choice: MapChoice) -> tuple[Analysis, bool]:
     """The analysis with the chosen class's maps, and whether the model had to run for them
-    (only a class-specific map of a class outside the explained ones needs it)."""
+    (only a class-specific map of a class outside the explained ones needs it; `served` is
+    called, and the model looked up, only then)."""
     index = choice.class_index
     if choice.method not in CLASS_SPECIFIC or index is None or index in analysis.explanation.classes:
         return analysis, False
+    model = served().model
     with COMPUTE:
-        explanation = explain_class(served.model, analysis.explanation, index)
+        explanation = explain_class(model, analysis.explanation, index)
     return replace(analysis, explanation=explanation), True

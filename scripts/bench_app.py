@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
-from app_server import ROOT as APP_ROOT, free_port, offline_env, wait_until_up  # noqa: E402
+from app_server import CHROMIUM_FLAGS, ROOT as APP_ROOT, free_port, offline_env, wait_until_up  # noqa: E402
 from explain import explain  # noqa: E402
 from scripts.bench_explain import hub_model  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
@@ -43,8 +43,6 @@ PHOTO = ROOT / "assets" / "examples" / "chelsea.png"
 BUNDLED = ROOT / "assets" / "model"
 HUB_PROCESSOR = {"size": {"shortest_edge": 384}, "crop_size": {"height": 384, "width": 384},
                  "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-quic"]
 
 
 def controls(layer: int, opacity: float = 0.6) -> list:

@@ -13,6 +13,11 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
+# Debian's chromium as root on a closed network: no sandbox, no GPU, none of its own traffic.
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic",
+]
 
 
 def free_port() -> int:

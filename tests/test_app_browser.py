@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from app_server import CHROMIUM_FLAGS
 from conftest import EXAMPLES
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic",
-]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
 TIMEOUT_MS = 60_000
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -53,3 +54,18 @@ def test_the_app_tightens_pillows_bomb_guard_to_its_own_limit():
 
     assert PIL.Image.MAX_IMAGE_PIXELS == MAX_PIXELS == 40_000_000
     assert app.MAX_FILE_SIZE == "50mb"
+
+
+def test_a_pasted_data_url_reaches_our_loader_undecoded():
+    import base64
+
+    from gradio.data_classes import ImageData
+
+    import app
+
+    data = (EXAMPLES / "coffee.jpg").read_bytes()
+    url = "data:image/jpeg;base64," + base64.b64encode(data).decode()
+    path = app.ImageUpload(type="filepath").preprocess(ImageData(url=url))
+    assert Path(path).read_bytes() == data and Path(path).parent == app.DOWNLOADS
+    text = "data:image/png;base64," + base64.b64encode(b"not a picture").decode()
+    assert Path(app.ImageUpload(type="filepath").preprocess(ImageData(url=text))).read_bytes() == b"not a picture"

@@ -28,12 +28,14 @@ def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
         (b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', "is an SVG drawing"),
         (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "is a PDF document, not an image"),
         (bytes(range(255, -1, -1)) * 4, "not an image file that can be read"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC/AVIF photo"),
+        ("é".encode() * 40, "is a text file"),  # the 64-byte sample ends inside a character
         ((EXAMPLES / "chelsea.png").read_bytes()[:100_000], "PNG file is truncated"),
         ((EXAMPLES / "coffee.jpg").read_bytes()[:3000], "JPEG file is truncated"),
         (encode(Image.new("1", (20000, 20000))), "too large (400 megapixels"),
         (encode(Image.new("L", (8000, 6000))), "too large (48 megapixels: 8000×6000 pixels)"),
     ],
-    ids=["empty", "text", "html", "svg", "pdf", "binary", "truncated-png", "truncated-jpeg", "bomb", "over-limit"],
+    ids=["empty", "text", "html", "svg", "pdf", "binary", "heic", "text-cut-character", "truncated-png", "truncated-jpeg", "bomb", "over-limit"],
 )
 def test_bad_files_name_their_problem(data, expected):
     with pytest.raises(ImageError, match=re.escape(expected)):

@@ -76,11 +76,11 @@ def test_session_runs_the_model_only_for_a_new_class(model, processor):
     served = ServedModel("tiny", model, processor)
     analysis = analyse(served, str(EXAMPLES / "coffee.jpg"), top_k=2)
     assert analysis.image.shape[:2] == (400, 600)  # already within DISPLAY_SIDE: unchanged
-    same, ran = ensure_class(analysis, served, MapChoice("gradcam", class_index=analysis.explanation.predictions[1].index))
+    same, ran = ensure_class(analysis, lambda: served, MapChoice("gradcam", class_index=analysis.explanation.predictions[1].index))
     assert same is analysis and not ran
     absent = next(i for i in range(model.config.num_labels) if i not in analysis.explanation.classes)
-    assert ensure_class(analysis, served, MapChoice("rollout", class_index=absent)) == (analysis, False)
-    added, ran = ensure_class(analysis, served, MapChoice("layercam", class_index=absent))
+    assert ensure_class(analysis, lambda: served, MapChoice("rollout", class_index=absent)) == (analysis, False)
+    added, ran = ensure_class(analysis, lambda: served, MapChoice("layercam", class_index=absent))
     assert ran and absent in added.explanation.classes and added.explanation.extra_passes == (absent,)
 
 

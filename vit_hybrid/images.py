@@ -36,13 +36,14 @@ class ImageError(ValueError):
 
 def _describe(head: bytes) -> str:
     """What a file that Pillow cannot open seems to be, from its first bytes."""
+    if head[4:8] == b"ftyp":  # ISO media: HEIC/AVIF photos (iPhones), or video
+        return "This file is an HEIC/AVIF photo or a video, which this app cannot read: export it as JPEG or PNG."
     text = head.lstrip().lower()
     for signature, name in _SIGNATURES:
         if text.startswith(signature):
             return f"This file is {name}, not an image."
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
+    decoded = head.decode("utf-8", errors="ignore")  # a sample may end inside a character
+    if len(head) - len(decoded.encode()) > 3 or any(c < " " and c not in "\t\n\r" for c in decoded):
         return "This file is not an image file that can be read (an unknown format, or damaged)."
     return "This file is a text file, not an image."
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .hub import CheckpointError
+from .hub import CheckpointError, logger
 from .modeling import ViTHybridForImageClassification
 from .processor import ViTHybridImageProcessor
 
@@ -101,9 +101,12 @@ def load_served(name: str, source: str, device: str | torch.device = "cpu") -> S
     model.requires_grad_(False).to(device)
     try:
         processor = ViTHybridImageProcessor.from_pretrained(source, local_files_only=local)
-    except CheckpointError:
+    except CheckpointError:  # no preprocessor_config.json: the Hub model's settings at this size
         size = model.config.image_size
-        processor = ViTHybridImageProcessor(size={"shortest_edge": size}, crop_size=size)
+        processor = ViTHybridImageProcessor(size={"shortest_edge": size}, crop_size=size, image_mean=0.5, image_std=0.5)
+        logger.warning("%s has no usable preprocessor_config.json: using mean = std = 0.5 at %d px", name, size)
+    except Exception as err:  # a processor config that is there but broken
+        raise ModelLoadError(f"The model {name!r} could not be loaded: its preprocessor_config.json: {err}") from None
     return ServedModel(name, model, processor)
 
 
@@ -125,7 +128,8 @@ class ModelStore:
         self.device = device
         self.allow_any = allow_any
         self._loaded: OrderedDict[str, ServedModel] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the two dicts; never held while a model loads
+        self._loading: dict[str, threading.Lock] = {}  # one per name: a model loads once at a time
 
     @property
     def names(self) -> list[str]:
@@ -135,14 +139,20 @@ class ModelStore:
         """The loaded model called `name`; `ModelLoadError` if it is not allowed or will not load."""
         if name not in self.sources and not self.allow_any:
             raise ModelLoadError(f"{name!r} is not one of the models this app serves ({', '.join(self.sources)}).")
-        with self._lock:  # one load at a time; the others wait and then find it loaded
+        with self._lock:
             if name in self._loaded:
                 self._loaded.move_to_end(name)
                 return self._loaded[name]
+            loading = self._loading.setdefault(name, threading.Lock())
+        with loading:  # visitors of other, loaded models are not held up by this load
+            with self._lock:
+                if name in self._loaded:  # loaded by whoever held `loading` before us
+                    return self._loaded[name]
             served = load_served(name, self.sources.get(name, name), self.device)
-            self._loaded[name] = served
-            while len(self._loaded) > self.capacity:
-                self._loaded.popitem(last=False)
+            with self._lock:
+                self._loaded[name] = served
+                while len(self._loaded) > self.capacity:
+                    self._loaded.popitem(last=False)
             return served
 
     def loaded(self) -> list[str]:
