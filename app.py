@@ -271,7 +271,8 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
 
     config = store.get(default).model.config  # the controls start fitted to the default model
     stages = list(stage_names(config))
-    with gr.Blocks(title="ViT-Hybrid Explorer", delete_cache=(1800, 3600)) as demo:  # Gradio's copies: an hour
+    # Gradio's copies of outputs are deleted after an hour; no usage analytics leave the machine.
+    with gr.Blocks(title="ViT-Hybrid Explorer", delete_cache=(1800, 3600), analytics_enabled=False) as demo:
         gr.Markdown("# ViT-Hybrid Explorer\nUpload a picture to see what a ViT-Hybrid classifier predicts, and where in the picture its attention and gradients point.")
         if note:
             gr.Markdown(message(note), elem_id="fallback-note")
@@ -381,5 +382,6 @@ if __name__ == "__main__":
     if fallback_note:
         print(fallback_note, flush=True)
     build(model_store, default_model, fallback_note, arguments.queue_size).launch(
-        server_name=arguments.host, server_port=arguments.port, max_file_size=MAX_FILE_SIZE, show_error=True
+        server_name=arguments.host, server_port=arguments.port, max_file_size=MAX_FILE_SIZE, show_error=True,
+        enable_monitoring=False,  # Gradio's /monitoring pages would show every visitor's event statistics
     )

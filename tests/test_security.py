@@ -111,3 +111,9 @@ def test_a_hand_made_request_for_another_model_is_refused(app_url, name):
         client.predict(gradio_client.handle_file(str(EXAMPLES / "coffee.jpg")), name, "crop", api_name="/explain")
     with pytest.raises(Exception, match="not in the list of choices"):
         client.predict(name, api_name="/on_model")
+
+
+@pytest.mark.parametrize("path", ["/monitoring", "/monitoring/summary", "/gradio_api/vibe-code"])
+def test_monitoring_and_the_vibe_editor_are_off(app_url, path):
+    status, body = raw_get(app_url, path)
+    assert status in (403, 404) and b"functions" not in body, (status, body[:200])
