@@ -119,13 +119,14 @@ def write_json(analysis: Analysis) -> str:
 
 
 def write_png(drawn: np.ndarray | None):
-    """The map on show as a PNG file, written after it is shown (PNG encoding is the slow part
-    of a redraw, so the page shows a JPEG first)."""
+    """The map just shown as a PNG file, written after it is shown (PNG encoding is the slow
+    part of a redraw, so the page shows a JPEG first). Empties `drawn`, so that a step that drew
+    nothing new writes nothing."""
     if drawn is None:
-        return gr.skip()
+        return gr.skip(), gr.skip()
     path = download_path("map", ".png")
     PIL.Image.fromarray(drawn).save(path, compress_level=3)
-    return str(path)
+    return str(path), None
 
 
 def head_choices(heads: int) -> list[tuple[str, int]]:
@@ -322,14 +323,14 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         for trigger in (image.change, view.input):
             trigger(on_image, [image, view, current_model, state, *controls], image_outputs, **model_group).then(
                 gallery, [state, *controls], layers_gallery, **render_group
-            ).then(write_png, drawn, png_download, **render_group)
+            ).then(write_png, drawn, [png_download, drawn], **render_group)
         model.input(on_model, [model, current_model], [current_model, model, status], **model_group).then(
             on_image, [image, view, current_model, state, *controls], image_outputs, **model_group
-        ).then(gallery, [state, *controls], layers_gallery, **render_group).then(write_png, drawn, png_download, **render_group)
+        ).then(gallery, [state, *controls], layers_gallery, **render_group).then(write_png, drawn, [png_download, drawn], **render_group)
         for control in controls:  # sliders on any change; the others on the visitor's input only
             event = control.change if isinstance(control, gr.Slider) else control.input
             event(on_control, [state, *controls], [state, overlay_image, caption, status, drawn, json_download],
-                  **render_group).then(write_png, drawn, png_download, **render_group)
+                  **render_group).then(write_png, drawn, [png_download, drawn], **render_group)
             if control in gallery_controls:
                 event(gallery, [state, *controls], layers_gallery, **render_group)
         measure.click(on_measure, [state, *controls], [curves, measure_note], **model_group)
