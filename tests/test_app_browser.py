@@ -166,3 +166,18 @@ def test_each_visitor_keeps_their_own_model_and_a_broken_one_is_refused(browser,
     finally:
         a.close()
         b.close()
+
+
+def test_a_class_outside_the_top5_is_computed_on_demand_with_a_note(page):
+    from playwright.sync_api import expect
+
+    upload(page, EXAMPLES / "scene-ring.png")
+    expect(page.locator("#status")).to_contain_text("Explained with", timeout=TIMEOUT_MS)
+    shown = page.locator("#predictions").inner_text()
+    (missing,) = [c for c in ("circle", "square", "triangle", "star", "cross", "ring") if c not in shown]
+    page.locator("#method").get_by_text("Grad-CAM", exact=True).click()
+    expect(page.locator("#caption")).to_contain_text("Grad-CAM on stage2 for “ring”")  # top 5: no model run
+    page.locator("#class input").click()
+    page.get_by_role("option", name=missing, exact=True).click()
+    expect(page.locator("#status")).to_contain_text(f"“{missing}” is not among the top 5: the model ran once more")
+    expect(page.locator("#caption")).to_contain_text(f"Grad-CAM on stage2 for “{missing}”")
