@@ -31,7 +31,7 @@ from explain.export import explanation_record
 from explain.metrics import deletion_insertion
 from explain.overlay import mark_crop
 from explain.plots import faithfulness_plot
-from explain.render import CLASS_SPECIFIC, LAYERED, METHODS, MapChoice, layer_gallery, render, select_map
+from explain.render import METHODS, MapChoice, gallery_method, layer_gallery, render, select_map, target_class
 from explain.rollout import FUSIONS
 from explain.session import COMPUTE, Analysis, analyse, ensure_class
 from vit_hybrid.images import MAX_PIXELS, ImageError
@@ -141,9 +141,6 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
     """The page: image and model in, predictions and maps out, every map control re-rendering
     from the visitor's stored analysis."""
 
-    def served(name: str):
-        return store.get(name)
-
     def labels(analysis: Analysis) -> dict[str, float]:
         """Top predictions for gr.Label, keyed by label (with the index where labels repeat, as
         ImageNet's two "crane" classes do)."""
@@ -160,7 +157,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
     def draw(analysis: Analysis, controls: Controls) -> tuple[Analysis, object, str, str]:
         """The overlay of the chosen map; runs the model only for a class outside the top k."""
         choice = controls.choice(analysis)
-        analysis, ran = ensure_class(analysis, lambda: served(analysis.model), choice)
+        analysis, ran = ensure_class(analysis, lambda: store.get(analysis.model), choice)
         image, caption = render(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity)
         if ran:
             label = analysis.explanation.classes[choice.class_index].label
@@ -172,7 +169,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
             return gr.skip()
         controls = Controls(*values)
         choice = controls.choice(analysis)
-        method = METHODS[choice.method if choice.method in LAYERED else "rollout"]
+        method = METHODS[gallery_method(choice)]
         return gr.update(
             value=[(img, f"layer {i}") for i, (img, _) in enumerate(layer_gallery(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity), 1)],
             label=f"{method}, layer by layer",
@@ -187,7 +184,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         if state is not None and (state.source, state.view, state.model) == (source, view, model_name):
             return (state, *skip, gr.skip(), gr.skip())  # already explained: keep what the page shows
         try:
-            analysis = analyse(served(model_name), source, view, TOP_K)
+            analysis = analyse(store.get(model_name), source, view, TOP_K)
         except (ImageError, ModelLoadError) as err:
             return (state, *skip, message(str(err), "error"), gr.skip())
         controls = replace(Controls(*values), class_index=analysis.explanation.predictions[0].index)
@@ -240,11 +237,10 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         if state is None:
             return None, message("Upload an image first.", "error")
         choice = Controls(method, layer, head, fusion, stage, class_index, colormap, opacity).choice(state)
-        model_of = served(state.model)
+        model_of = store.get(state.model)
         state, _ = ensure_class(state, lambda: model_of, choice)
         values_map, caption = select_map(state.explanation, choice)
-        top = state.explanation.predictions[0].index
-        index = choice.class_index if choice.method in CLASS_SPECIFIC and choice.class_index is not None else top
+        index = target_class(state.explanation, choice)
         steps = 16
         total, done = 4 * (steps + 1), [0]
 
@@ -265,7 +261,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         if source is None:
             raise gr.Error("No image was given.")
         try:
-            analysis = analyse(served(model_name), source, view, TOP_K)
+            analysis = analyse(store.get(model_name), source, view, TOP_K)
         except (ImageError, ModelLoadError) as err:
             raise gr.Error(str(err)) from None
         return {"model": analysis.model, **explanation_record(analysis.explanation)}

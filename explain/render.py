@@ -40,8 +40,17 @@ class MapChoice:
     class_index: int | None = None
 
 
-def _class_index(explanation: Explanation, choice: MapChoice) -> int:
-    return explanation.predictions[0].index if choice.class_index is None else choice.class_index
+def target_class(explanation: Explanation, choice: MapChoice) -> int:
+    """The class a map speaks for: the chosen class for a class-specific method, else (or when
+    none is chosen) the top prediction."""
+    if choice.method in CLASS_SPECIFIC and choice.class_index is not None:
+        return choice.class_index
+    return explanation.predictions[0].index
+
+
+def gallery_method(choice: MapChoice) -> str:
+    """The layered method the gallery shows: the chosen one, or rollout for a method without layers."""
+    return choice.method if choice.method in LAYERED else "rollout"
 
 
 def select_map(explanation: Explanation, choice: MapChoice) -> tuple[torch.Tensor, str]:
@@ -69,7 +78,7 @@ def select_map(explanation: Explanation, choice: MapChoice) -> tuple[torch.Tenso
         if not 0 <= choice.head < heads:
             raise ValueError(f"head must be in [0, {heads}), got {choice.head}")
         return explanation.attention[layer - 1, choice.head], f"class-token attention, layer {layer}/{layers}, head {choice.head + 1}"
-    maps = explanation.classes[_class_index(explanation, choice)]
+    maps = explanation.classes[target_class(explanation, choice)]
     label = f"“{maps.label}” ({maps.probability:.1%})"
     if choice.method == "class_attention":
         return maps.attention, f"gradient-weighted rollout for {label}"
@@ -94,9 +103,8 @@ def layer_gallery(
     max_side: int = 256,
 ) -> list[tuple[np.ndarray, str]]:
     """Every layer of the chosen layered method (rollout when the method has no layers), small."""
-    method = choice.method if choice.method in LAYERED else "rollout"
     layers = explanation.attention.shape[0]
     return [
-        render(image, explanation, replace(choice, method=method, layer=layer), colormap, opacity, max_side)
+        render(image, explanation, replace(choice, method=gallery_method(choice), layer=layer), colormap, opacity, max_side)
         for layer in range(1, layers + 1)
     ]

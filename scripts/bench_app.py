@@ -30,7 +30,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from app_server import CHROMIUM_FLAGS, ROOT as APP_ROOT, free_port, offline_env, wait_until_up  # noqa: E402
@@ -83,7 +82,7 @@ def server_times(demo, url: str, layers: int, reps: int) -> dict[str, list[float
         if f"{kind}_rtt" in times:
             times[f"{kind}_rtt"].append(rtt)
 
-    for rep in range(reps):
+    for _ in range(reps):
         photo = handle_file(str(PHOTO))
         call("upload", "on_image", photo, "crop", *controls(layers))
         for layer in (1, layers // 2 + 1, layers):
@@ -115,7 +114,7 @@ def browser_times(url: str, layers: int, reps: int) -> list[float]:
         page.locator("#status", has_text="Explained with").wait_for()
         page.wait_for_timeout(2000)  # let the gallery settle
         slider = page.locator("#layer input[type=number]")
-        for rep in range(reps):
+        for _ in range(reps):
             for layer in (1, layers):
                 old = page.locator("#overlay img").get_attribute("src")
                 start = time.perf_counter()

@@ -110,8 +110,6 @@ def test_a_text_file_gets_a_message_and_the_page_keeps_working(page, tmp_path):
 def test_the_map_downloads_as_png_and_the_numbers_as_json(page, tmp_path):
     import json
 
-    from playwright.sync_api import expect
-
     upload_and_wait(page, EXAMPLES / "scene-star.png", "star")
     page.wait_for_timeout(1500)  # the PNG is written just after the map is shown
     with page.expect_download() as download:
