@@ -67,8 +67,18 @@ def _shape_masks(kind: str, size: int, cx: float, cy: float, r: float, angle: fl
                 draw.ellipse([(cx - k) * scale, (cy - k) * scale, (cx + k) * scale, (cy + k) * scale], fill=0)
         else:
             draw.polygon([(x * scale, y * scale) for x, y in _polygon(kind, cx, cy, r, angle)], fill=255)
-    down = lambda m: np.asarray(m, dtype=np.float32).reshape(size, scale, size, scale).mean(axis=(1, 3)) / 255  # noqa: E731
-    return down(obj), down(sil)
+    return _box_mean(obj, size), _box_mean(sil, size)
+
+
+def _box_mean(mask: Image.Image, size: int) -> np.ndarray:
+    """Averages SUPERSAMPLE x SUPERSAMPLE blocks of an 8-bit mask into coverage in [0, 1], float32.
+
+    The block sums are exact integers, so this equals a float32 mean over the blocks bit for bit,
+    at a fraction of its cost."""
+    pixels = np.asarray(mask, dtype=np.uint16)
+    rows = sum(pixels[i::SUPERSAMPLE] for i in range(SUPERSAMPLE))  # strided adds: far faster than a
+    sums = sum(rows[:, i::SUPERSAMPLE] for i in range(SUPERSAMPLE)).astype(np.float32)  # 2-axis reduce
+    return sums / np.float32(SUPERSAMPLE * SUPERSAMPLE) / np.float32(255)
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
