@@ -14,7 +14,7 @@ from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
 def test_scenes_from_scratch(tmp_path):
     main(["--out", str(tmp_path), "--size", "64", "--width", "1", "--train-scenes", "96", "--val-scenes", "32",
-          "--epochs", "1", "--batch", "32", "--device", "cpu"])
+          "--epochs", "1", "--batch", "32", "--warmup", "0.4", "--device", "cpu"])
     model = ViTHybridForImageClassification.from_pretrained(tmp_path)
     processor = ViTHybridImageProcessor.from_pretrained(tmp_path)
     assert model.config.id2label[5] == "ring" and model.config.image_size == 64
