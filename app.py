@@ -316,13 +316,16 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         model_group = dict(concurrency_id="model", api_visibility="undocumented")
         render_group = dict(concurrency_id="render", concurrency_limit=2, show_progress="hidden", trigger_mode="always_last",
                             api_visibility="undocumented")
-        for trigger in (image.change, view.input):
-            trigger(on_image, [image, view, current_model, state, *controls], image_outputs, **model_group).then(
+
+        def explain_then_draw(event) -> None:
+            """After `event`: explain the image, then draw the layer gallery and the PNG download."""
+            event(on_image, [image, view, current_model, state, *controls], image_outputs, **model_group).then(
                 gallery, [state, *controls], layers_gallery, **render_group
             ).then(write_png, drawn, [png_download, drawn], **render_group)
-        model.input(on_model, [model, current_model], [current_model, model, status], **model_group).then(
-            on_image, [image, view, current_model, state, *controls], image_outputs, **model_group
-        ).then(gallery, [state, *controls], layers_gallery, **render_group).then(write_png, drawn, [png_download, drawn], **render_group)
+
+        explain_then_draw(image.change)
+        explain_then_draw(view.input)
+        explain_then_draw(model.input(on_model, [model, current_model], [current_model, model, status], **model_group).then)
         for control in controls:  # sliders on any change; the others on the visitor's input only
             event = control.change if isinstance(control, gr.Slider) else control.input
             event(on_control, [state, *controls], [state, overlay_image, caption, status, drawn, json_download],

@@ -37,11 +37,10 @@ from explain import explain  # noqa: E402
 from scripts.bench_explain import hub_model  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
 from vit_hybrid.images import load_image  # noqa: E402
+from vit_hybrid.processor import square_processor  # noqa: E402
 
 PHOTO = ROOT / "assets" / "examples" / "chelsea.png"
 BUNDLED = ROOT / "assets" / "model"
-HUB_PROCESSOR = {"size": {"shortest_edge": 384}, "crop_size": {"height": 384, "width": 384},
-                 "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
 
 
 def controls(layer: int, opacity: float = 0.6) -> list:
@@ -177,7 +176,7 @@ def main() -> None:
         if not args.skip_hub:
             folder = work / "hub-architecture"
             hub_model().save_pretrained(folder)
-            (folder / "preprocessor_config.json").write_text(json.dumps(HUB_PROCESSOR))
+            square_processor(384).save_pretrained(folder)
             models.insert(0, ("Hub architecture, random weights", folder))
         for name, folder in models:
             demo, url = serve(folder)

@@ -48,6 +48,7 @@ from explain.cam import gradcam
 from explain.explanation import DISCARD, Explanation
 from explain.rollout import rollout
 from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid.processor import square_processor
 
 IMAGE_SHAPE = (400, 500, 3)
 OURS, EXPLAIN_5, DEFAULT, UNAVOIDABLE, LOGITS, COMMON = (
@@ -192,7 +193,7 @@ def main() -> None:
     model = hub_model()
     trainable = copy.deepcopy(model).requires_grad_(True)  # the common way: parameter gradients on
     model.requires_grad_(False)  # ours, as the app sets it
-    processor = ViTHybridImageProcessor(size={"shortest_edge": 384}, crop_size=384, image_mean=0.5, image_std=0.5)
+    processor = square_processor(384)
     things: dict[str, Callable[[np.ndarray], Any]] = {
         OURS: lambda image: explain(model, image, processor, top_k=5, explained=1, fusions=("mean",)),
         EXPLAIN_5: lambda image: explain(model, image, processor, top_k=5, explained=5, fusions=("mean",)),

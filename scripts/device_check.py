@@ -23,7 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explain import explain  # noqa: E402
-from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
+from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification  # noqa: E402
+from vit_hybrid.processor import square_processor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +72,7 @@ def main() -> None:
     config = ViTHybridConfig.from_dict(json.loads((ROOT / "tests/fixtures/hub_architecture.json").read_text())["config"])
     torch.manual_seed(0)
     cpu_model = ViTHybridForImageClassification(config).eval().requires_grad_(False)
-    processor = ViTHybridImageProcessor(size={"shortest_edge": 384}, crop_size=384, image_mean=0.5, image_std=0.5)
+    processor = square_processor(384)
     image = np.random.default_rng(0).integers(0, 256, (400, 500, 3), dtype=np.uint8)
     x = processor(image, return_tensors="pt")["pixel_values"]
     with torch.no_grad():

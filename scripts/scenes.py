@@ -67,10 +67,10 @@ def _shape_masks(kind: str, size: int, cx: float, cy: float, r: float, angle: fl
                 draw.ellipse([(cx - k) * scale, (cy - k) * scale, (cx + k) * scale, (cy + k) * scale], fill=0)
         else:
             draw.polygon([(x * scale, y * scale) for x, y in _polygon(kind, cx, cy, r, angle)], fill=255)
-    return _box_mean(obj, size), _box_mean(sil, size)
+    return _box_mean(obj), _box_mean(sil)
 
 
-def _box_mean(mask: Image.Image, size: int) -> np.ndarray:
+def _box_mean(mask: Image.Image) -> np.ndarray:
     """Averages SUPERSAMPLE x SUPERSAMPLE blocks of an 8-bit mask into coverage in [0, 1], float32.
 
     The block sums are exact integers, so this equals a float32 mean over the blocks bit for bit,

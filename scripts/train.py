@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.scenes import CLASSES, make_batch  # noqa: E402
 from vit_hybrid import BitConfig, ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
 from vit_hybrid.hub import CheckpointError  # noqa: E402
+from vit_hybrid.processor import square_processor  # noqa: E402
 
 TRAIN_SEED, VALIDATION_SEED = 1, 2  # scene streams; 3 is kept for tuning, 4 for the final evaluation
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -49,11 +50,6 @@ def scene_config(size: int, width: int = 1) -> ViTHybridConfig:
         intermediate_size=2 * hidden, image_size=size, backbone_featmap_shape=[1, 128 * width, grid, grid],
         id2label=dict(enumerate(CLASSES)),
     )
-
-
-def scene_processor(size: int) -> ViTHybridImageProcessor:
-    """Scenes are drawn at the model's size: resize and crop are identities; pixels map to [-1, 1]."""
-    return ViTHybridImageProcessor(size={"shortest_edge": size}, crop_size=size, image_mean=0.5, image_std=0.5)
 
 
 def to_pixels(images: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -127,11 +123,11 @@ def main(argv: list[str] | None = None) -> None:
         try:
             processor = ViTHybridImageProcessor.from_pretrained(args.init)
         except CheckpointError:
-            print(f"{args.init} has no processor config: using the scene processor at its image size")
-            processor = scene_processor(model.config.image_size)
+            print(f"{args.init} has no processor config: using mean = std = 0.5 at its image size")
+            processor = square_processor(model.config.image_size)
     else:
         model = ViTHybridForImageClassification(scene_config(args.size, args.width))
-        processor = scene_processor(args.size)
+        processor = square_processor(args.size)  # scenes are drawn at this size: resize and crop are identities
     model.to(args.device)
     if args.data:
         pixels, labels = preprocess(paths, processor), torch.tensor(labels)

@@ -460,6 +460,12 @@ class ViTHybridImageProcessor:
         return f"{type(self).__name__} {self.to_json_string()}"
 
 
+def square_processor(size: int) -> ViTHybridImageProcessor:
+    """The Hub model's preprocessing at another input size: shortest edge to `size`, centre crop
+    `size` x `size`, pixels mapped to [-1, 1] (mean = std = 0.5)."""
+    return ViTHybridImageProcessor(size={"shortest_edge": size}, crop_size=size, image_mean=0.5, image_std=0.5)
+
+
 def _normalize(image: np.ndarray, mean: float | list[float], std: float | list[float]) -> np.ndarray:
     """`(image - mean) / std` per channel, in float32 (or the image's own float dtype)."""
     if not np.issubdtype(image.dtype, np.floating):

@@ -17,7 +17,7 @@ import torch
 
 from .hub import CheckpointError, logger
 from .modeling import ViTHybridForImageClassification
-from .processor import ViTHybridImageProcessor
+from .processor import ViTHybridImageProcessor, square_processor
 
 DEFAULT_MODEL = "google/vit-hybrid-base-bit-384"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -103,7 +103,7 @@ def load_served(name: str, source: str, device: str | torch.device = "cpu") -> S
         processor = ViTHybridImageProcessor.from_pretrained(source, local_files_only=local)
     except CheckpointError:  # no preprocessor_config.json: the Hub model's settings at this size
         size = model.config.image_size
-        processor = ViTHybridImageProcessor(size={"shortest_edge": size}, crop_size=size, image_mean=0.5, image_std=0.5)
+        processor = square_processor(size)
         logger.warning("%s has no usable preprocessor_config.json: using mean = std = 0.5 at %d px", name, size)
     except Exception as err:  # a processor config that is there but broken
         raise ModelLoadError(f"The model {name!r} could not be loaded: its preprocessor_config.json: {err}") from None
