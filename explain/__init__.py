@@ -1,15 +1,19 @@
-"""Explanations of ViT-Hybrid predictions: attention rollout, raw and class-specific attention,
-backbone Grad-CAM and LayerCAM, overlays on the user's image, and measures of a map's quality."""
+"""Explanations of ViT-Hybrid predictions: rollout, raw attention, gradient rollout, Grad-CAM and
+LayerCAM (the method registry, `explain.methods`), overlays on the user's image, exports, and
+measures of a map's quality. Imports torch and vit_hybrid, never a UI."""
 
 from .cam import gradcam, layercam
-from .explanation import ClassMaps, Explanation, Prediction, default_stage, explain, explain_class
-from .rollout import class_attention, fuse_heads, gradient_rollout, residual_attention, rollout, rollout_maps
+from .explanation import ClassMaps, Explanation, Prediction, explain, explain_class
+from .methods import METHODS, MapChoice, Method, default_stage, register
+from .rollout import fuse_heads, gradient_rollout, raw_attention, residual_attention, rollout, rollout_maps
 
 __all__ = [
+    "METHODS",
     "ClassMaps",
     "Explanation",
+    "MapChoice",
+    "Method",
     "Prediction",
-    "class_attention",
     "default_stage",
     "explain",
     "explain_class",
@@ -17,6 +21,8 @@ __all__ = [
     "gradcam",
     "gradient_rollout",
     "layercam",
+    "raw_attention",
+    "register",
     "residual_attention",
     "rollout",
     "rollout_maps",

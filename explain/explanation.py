@@ -1,37 +1,55 @@
 """One forward pass, every map: the `Explanation` a UI re-renders from without running the model.
 
-`explain` runs the model once with attentions and the backbone's stage maps, then one
-activation-only backward per explained class (gradients with respect to the stage maps and the
-attention probabilities, never the parameters). Maps are float32 on their own grid (token grid or
-stage grid), not normalised. `explain_class` adds a class outside the top k with one more pass.
+`explain` runs the model once with attentions and the backbone's stage maps, computes every
+registered method that is not class-specific from it, then one activation-only backward per
+explained class for the class-specific ones (`explain.methods`). Maps are float32 on their own
+grid (token grid or stage grid), on the CPU, not normalised. `explain_class` adds a class outside
+the top k with one more pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import PIL.Image
 import torch
 
-from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 from vit_hybrid.geometry import CropGeometry
 
-from .cam import gradcam, layercam
 from .inputs import MAX_TOKENS, model_input
-from .rollout import FUSIONS, class_attention, gradient_rollout, rollout_maps
-
-# Chosen by the evaluation of the bundled model (scripts/evaluate.py, README): rollout with mean
-# fusion discarding 90% of the weakest links localised best on the tuning seed, and Grad-CAM found
-# the object far more often on stage 2 than on stage 3, the map that becomes the tokens.
-DISCARD = 0.9
-DEFAULT_STAGE = "stage2"
+from .methods import DISCARD, METHODS, Activations, Gradients
+from .passes import ForwardPass
+from .rollout import FUSIONS
 
 
-def default_stage(stages: tuple[str, ...]) -> str:
-    """The stage to show Grad-CAM on first: DEFAULT_STAGE, or the one before the last."""
-    return DEFAULT_STAGE if DEFAULT_STAGE in stages else stages[max(0, len(stages) - 2)]
+def take(value: Any, row: int) -> Any:
+    """Image `row` of a batch-first method value (a tensor or a dict of them), on the CPU."""
+    if isinstance(value, dict):
+        return {k: take(v, row) for k, v in value.items()}
+    return value[row].cpu()
+
+
+def method_values(activations: Activations, gradients: Gradients | None) -> dict[str, Any]:
+    """Every registered method's value, batch first: the class-specific ones when `gradients` are
+    given, the others when not."""
+    specific = gradients is not None
+    with torch.no_grad():
+        return {m.name: m.compute(activations, gradients) for m in METHODS.values() if m.class_specific == specific}
+
+
+class _Maps:
+    """Reads a method's stored value as an attribute: `explanation.rollout`, `maps.gradcam`."""
+
+    maps: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        maps = self.__dict__.get("maps")
+        if name.startswith("_") or maps is None or name not in maps:
+            raise AttributeError(f"{type(self).__name__} has no attribute or map {name!r}")
+        return maps[name]
 
 
 @dataclass(frozen=True)
@@ -42,99 +60,55 @@ class Prediction:
 
 
 @dataclass(frozen=True)
-class ClassMaps:
-    """Class-specific maps of one class: Grad-CAM and LayerCAM per backbone stage (stage grid),
-    and gradient-weighted attention rollout (token grid)."""
+class ClassMaps(_Maps):
+    """The class-specific maps of one class: method name -> value (e.g. `maps.gradcam["stage2"]`,
+    `maps.gradient_rollout`)."""
 
     index: int
     label: str
     probability: float
-    gradcam: dict[str, torch.Tensor]
-    layercam: dict[str, torch.Tensor]
-    attention: torch.Tensor
+    maps: dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Explanation:
+class Explanation(_Maps):
     """Everything the maps of one image need, detached from any graph.
 
     Attributes:
         predictions: the top k classes, most probable first.
         grid: the token grid (h, w) of this input.
-        attention: raw class-token attention to the patches, (layers, heads, h, w).
-        rollout: head fusion ("mean", "max", "min") -> rollout up to each layer, (layers, h, w).
-        discard: the fraction of weakest links the rollout discarded.
-        classes: class index -> its `ClassMaps`, for the top k and any class added later.
+        maps: method name -> value for the methods that are not class-specific:
+            `rollout` (fusion -> (layers, h, w), up to each layer) and `raw_attention`
+            (layers, heads, h, w); also readable as attributes (`explanation.rollout`).
+        classes: class index -> its `ClassMaps`, for the explained top-k classes and any added later.
         geometry: where the model input sits in the original image.
         view: "crop" or "whole".
         pixel_values: the model input (1, C, H, W), for faithfulness measures.
+        stages: the backbone stages that get maps.
+        layers, heads: the encoder's layers and heads per layer.
+        discard: the fraction of weakest links the rollout discarded.
         extra_passes: classes computed by a later pass of `explain_class`.
     """
 
     predictions: list[Prediction]
     grid: tuple[int, int]
-    attention: torch.Tensor
-    rollout: dict[str, torch.Tensor]
-    discard: float
+    maps: dict[str, Any]
     classes: dict[int, ClassMaps]
     geometry: CropGeometry
     view: str
     pixel_values: torch.Tensor
     stages: tuple[str, ...]
+    layers: int
+    heads: int
+    discard: float
     extra_passes: tuple[int, ...] = field(default=())
 
 
-def stage_names(config: ViTHybridConfig) -> tuple[str, ...]:
-    """Names of the backbone stages that get class maps: all but the stem, up to the token map."""
-    bit = config.backbone_config
-    return tuple(bit.stage_names[1 : max(bit.out_indices) + 1])
-
-
-def _forward_and_class_maps(
-    model: ViTHybridForImageClassification,
-    pixel_values: torch.Tensor,
-    pick: Callable[[torch.Tensor], list[int]],
-    need_gradients: bool = True,
-) -> tuple[torch.Tensor, list[torch.Tensor], tuple[int, int], dict[int, tuple]]:
-    """One forward with attentions and stage maps; one activation-only backward per picked class,
-    on the model's device (maps come back on the CPU, attentions stay on the device).
-
-    `pick(logits)` names the classes to explain (none without `need_gradients`, which builds no
-    graph). Returns the logits (1, labels), the attentions, the token grid and, per class, its
-    (gradcam, layercam, gradient rollout) maps.
-    """
-    stages = stage_names(model.config)
-    bit = model.config.backbone_config
-    # The input is the graph's root, so that gradients reach the activations whether or not the
-    # parameters require grad; autograd.grad below asks for activations only, so no parameter's
-    # gradient is computed or stored, and the graph is freed with `out` when this returns.
-    x = pixel_values.detach().to(model.device, copy=True).requires_grad_(True)
-    per_class: dict[int, tuple] = {}
-    with torch.set_grad_enabled(need_gradients):
-        out = model(x, output_attentions=True, output_backbone_states=True, interpolate_pos_encoding=True)
-        maps = out.backbone_hidden_states[1 : len(stages) + 1]  # stage1 ... (the stem is left out)
-        feature = out.backbone_hidden_states[bit.out_indices[-1]]  # the map that becomes the tokens
-        grid = (feature.shape[-2] // model.config.patch_size, feature.shape[-1] // model.config.patch_size)
-        targets = list(maps) + list(out.attentions)
-        acts = [m.detach().float() for m in maps]  # maps are float32 whatever the model's dtype
-        attentions = [a.detach().float() for a in out.attentions]
-        classes = pick(out.logits.detach())
-        for n, index in enumerate(classes):
-            grads = torch.autograd.grad(out.logits[0, index], targets, retain_graph=n < len(classes) - 1)
-            with torch.no_grad():
-                stage_grads = [g.float() for g in grads[: len(maps)]]
-                attention_grads = [g.float() for g in grads[len(maps) :]]
-                per_class[index] = (
-                    {s: gradcam(a, g)[0].cpu() for s, a, g in zip(stages, acts, stage_grads)},
-                    {s: layercam(a, g)[0].cpu() for s, a, g in zip(stages, acts, stage_grads)},
-                    gradient_rollout(attentions, attention_grads, grid)[0].cpu(),
-                )
-    return out.logits.detach().cpu(), attentions, grid, per_class
-
-
-def _class_maps(model: ViTHybridForImageClassification, probabilities: torch.Tensor, index: int, maps: tuple) -> ClassMaps:
-    label = model.config.id2label.get(index, str(index))
-    return ClassMaps(index, label, float(probabilities[index]), *maps)
+def class_maps(
+    model: ViTHybridForImageClassification, probabilities: torch.Tensor, index: int, values: dict[str, Any]
+) -> ClassMaps:
+    """The `ClassMaps` of class `index` from one image's method values."""
+    return ClassMaps(index, model.config.id2label.get(index, str(index)), float(probabilities[index]), values)
 
 
 def explain(
@@ -157,8 +131,8 @@ def explain(
     Args:
         image: an RGB PIL image or (H, W, 3) uint8 array.
         top_k: how many predictions to keep.
-        explained: how many of them get class maps (Grad-CAM, LayerCAM, gradient rollout); all
-            top_k by default, one activation-only backward each.
+        explained: how many of them get class-specific maps (gradient rollout, Grad-CAM,
+            LayerCAM); all top_k by default, one activation-only backward each.
         view: "crop" (the processor's centre crop) or "whole" (the uncropped image, <= max_tokens).
         fusions, discard: the rollouts to compute (one per head fusion) and the fraction of
             weakest links they discard.
@@ -166,30 +140,28 @@ def explain(
     pixel_values, geometry = model_input(image, processor, model.config, view, max_tokens)
     top_k = max(1, min(top_k, model.config.num_labels))
     explained = top_k if explained is None else max(0, min(explained, top_k))
-
-    def pick(logits: torch.Tensor) -> list[int]:
-        return logits[0].topk(top_k).indices[:explained].tolist()
-
-    logits, attentions, grid, per_class = _forward_and_class_maps(model, pixel_values, pick, explained > 0)
-    probabilities = logits[0].float().softmax(-1)
+    forward = ForwardPass(model, pixel_values, explained > 0, fusions, discard)
+    probabilities = forward.logits[0].float().softmax(-1).cpu()
     top = probabilities.topk(top_k)
     predictions = [
         Prediction(i, model.config.id2label.get(i, str(i)), float(p)) for p, i in zip(top.values, top.indices.tolist())
     ]
-    with torch.no_grad():
-        raw = torch.stack([class_attention(a, grid)[0] for a in attentions]).cpu()  # (layers, heads, h, w)
-        rollouts = {f: rollout_maps(attentions, grid, f, discard)[:, 0].cpu() for f in fusions}
+    classes = {}
+    for n, index in enumerate(top.indices[:explained].tolist()):
+        gradients = forward.gradients([index], retain=n < explained - 1)
+        classes[index] = class_maps(model, probabilities, index, take(method_values(forward.activations, gradients), 0))
     return Explanation(
         predictions=predictions,
-        grid=grid,
-        attention=raw,
-        rollout=rollouts,
-        discard=discard,
-        classes={i: _class_maps(model, probabilities, i, m) for i, m in per_class.items()},
+        grid=forward.activations.grid,
+        maps=take(method_values(forward.activations, None), 0),
+        classes=classes,
         geometry=geometry,
         view=view,
         pixel_values=pixel_values,
-        stages=stage_names(model.config),
+        stages=model.config.stage_names,
+        layers=model.config.num_hidden_layers,
+        heads=model.config.num_attention_heads,
+        discard=discard,
     )
 
 
@@ -200,7 +172,8 @@ def explain_class(model: ViTHybridForImageClassification, explanation: Explanati
         raise ValueError(f"class index must be in [0, {model.config.num_labels}), got {index}")
     if index in explanation.classes:
         return explanation
-    logits, _, _, per_class = _forward_and_class_maps(model, explanation.pixel_values, lambda _: [index])
-    probabilities = logits[0].float().softmax(-1)
-    classes = {**explanation.classes, index: _class_maps(model, probabilities, index, per_class[index])}
+    forward = ForwardPass(model, explanation.pixel_values, fusions=(), discard=explanation.discard)
+    probabilities = forward.logits[0].float().softmax(-1).cpu()
+    values = take(method_values(forward.activations, forward.gradients([index], retain=False)), 0)
+    classes = {**explanation.classes, index: class_maps(model, probabilities, index, values)}
     return replace(explanation, classes=classes, extra_passes=explanation.extra_passes + (index,))

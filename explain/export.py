@@ -1,10 +1,11 @@
-"""The documented JSON form of maps and explanations.
+"""The documented JSON form of maps and explanations (README, "JSON form"), driven by the method
+registry: every registered method's maps are exported under its name.
 
 A map record: {"method", "grid": [h, w], "values": h rows of w floats (as computed, not
-normalised), "class_index", "class_label", and where they apply "layer" (1-based), "head",
-"stage", "fusion", "discard"}. An explanation: {"view", "original_size", "crop_box" (the model's
-input in original-image pixels, left/top/right/bottom), "predictions": [{"index", "label",
-"probability"}], "maps": [map records]}.
+normalised), "class_index" and "class_label" for a class-specific method, and where they apply
+"layer" (1-based), "head", "stage", "fusion", "discard"}. An explanation: {"format", "view",
+"original_size", "crop_box" (the model's input in original-image pixels, left/top/right/bottom),
+"predictions": [{"index", "label", "probability"}], "maps": [map records]}.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Any
 import torch
 
 from .explanation import Explanation
+from .methods import METHODS
+
+FORMAT = 2  # 2: methods named rollout, raw_attention, gradient_rollout, gradcam, layercam (1 had "attention")
 
 
 def map_record(values: torch.Tensor, method: str, **context: Any) -> dict[str, Any]:
@@ -25,18 +29,16 @@ def map_record(values: torch.Tensor, method: str, **context: Any) -> dict[str, A
 def explanation_record(explanation: Explanation) -> dict[str, Any]:
     """Every map of an explanation with its predictions, as a JSON-ready dict."""
     maps = []
-    for fusion, layers in explanation.rollout.items():
-        for layer, values in enumerate(layers, start=1):
-            maps.append(map_record(values, "rollout", layer=layer, fusion=fusion, discard=explanation.discard))
-    for layer, heads in enumerate(explanation.attention, start=1):
-        maps.append(map_record(heads.mean(0), "attention", layer=layer, head="mean"))
-    for maps_of in explanation.classes.values():
-        named = {"class_index": maps_of.index, "class_label": maps_of.label}
-        maps.append(map_record(maps_of.attention, "gradient_rollout", **named))
-        for stage in explanation.stages:
-            maps.append(map_record(maps_of.gradcam[stage], "gradcam", stage=stage, **named))
-            maps.append(map_record(maps_of.layercam[stage], "layercam", stage=stage, **named))
+    for method in METHODS.values():
+        if not method.class_specific:
+            sources = [(explanation.maps, {})] if method.name in explanation.maps else []
+        else:
+            sources = [(c.maps, {"class_index": c.index, "class_label": c.label}) for c in explanation.classes.values()]
+        for values_of, named in sources:
+            for values, context in method.export(values_of[method.name], explanation):
+                maps.append(map_record(values, method.name, **context, **named))
     return {
+        "format": FORMAT,
         "view": explanation.view,
         "original_size": list(explanation.geometry.original_size),
         "crop_box": list(explanation.geometry.original_box),

@@ -16,22 +16,15 @@ VIEWS = ("crop", "whole")
 MAX_TOKENS = 1024
 
 
-def token_stride(config: ViTHybridConfig) -> int:
-    """Input pixels per token along each side (16 for the BiT hybrids): the backbone's stride
-    times the patch size."""
-    return config.backbone_config.feature_stride() * config.patch_size
-
-
 def whole_image_size(height: int, width: int, config: ViTHybridConfig, max_tokens: int = MAX_TOKENS) -> tuple[int, int]:
     """Input size for the whole image: the shortest edge at the model's training size, aspect kept,
     then scaled down until the token grid holds at most `max_tokens` (any shape fits, however long)."""
-    stride = token_stride(config)
     scale = config.image_size / min(height, width)
     for _ in range(200):  # each try shrinks by 2%: bounded, and far more than any real image needs
         size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        if math.ceil(size[0] / stride) * math.ceil(size[1] / stride) <= max_tokens:
+        tokens = math.prod(config.token_grid_for(*size))
+        if tokens <= max_tokens:
             return size
-        tokens = math.ceil(size[0] / stride) * math.ceil(size[1] / stride)
         scale *= min(0.98, math.sqrt(max_tokens / tokens))
     raise ValueError(f"cannot fit a {height}x{width} image into {max_tokens} tokens")
 
@@ -62,6 +55,5 @@ def model_input(
         settings = {"size": dict(zip(("height", "width"), whole_image_size(height, width, config, max_tokens))),
                     "do_resize": True, "do_center_crop": False}
     layout = None if isinstance(image, PIL.Image.Image) else "channels_last"  # (H, W, 3), never guessed
-    pixels = processor.preprocess(image, return_tensors="pt", input_data_format=layout, **settings)["pixel_values"]
-    geometry = processor.crop_geometry((height, width), **settings)
-    return pixels.float(), geometry
+    out = processor.preprocess(image, return_tensors="pt", input_data_format=layout, return_geometry=True, **settings)
+    return out["pixel_values"].float(), out["geometry"][0]

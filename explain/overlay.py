@@ -8,6 +8,7 @@ display size (longest side at most `max_side`) whatever the original's size.
 from __future__ import annotations
 
 import functools
+
 import matplotlib
 import numpy as np
 import PIL.Image
@@ -15,6 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from vit_hybrid.geometry import CropGeometry
+
+DISPLAY_SIDE = 1024  # overlays are drawn with their longest side at most this, whatever the upload's size
 
 
 def normalize(values: torch.Tensor) -> torch.Tensor:
@@ -26,7 +29,7 @@ def normalize(values: torch.Tensor) -> torch.Tensor:
     return (values - low) / (high - low)
 
 
-def display_size(size: tuple[int, int], max_side: int = 1024) -> tuple[int, int]:
+def display_size(size: tuple[int, int], max_side: int = DISPLAY_SIDE) -> tuple[int, int]:
     """(height, width) scaled down so that the longest side is at most `max_side`."""
     height, width = size
     scale = min(1.0, max_side / max(height, width))
@@ -88,7 +91,7 @@ def overlay(
     geometry: CropGeometry,
     colormap: str = "inferno",
     opacity: float = 0.5,
-    max_side: int = 1024,
+    max_side: int = DISPLAY_SIDE,
     dim: float = 0.4,
 ) -> np.ndarray:
     """The map blended onto the original image (RGB uint8 (H, W, 3)), outside the crop dimmed.
@@ -107,7 +110,7 @@ def overlay(
     return blended.add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
 
 
-def heatmap(values: torch.Tensor, geometry: CropGeometry, colormap: str = "inferno", max_side: int = 1024) -> np.ndarray:
+def heatmap(values: torch.Tensor, geometry: CropGeometry, colormap: str = "inferno", max_side: int = DISPLAY_SIDE) -> np.ndarray:
     """The bare coloured map of the region the model saw, at that region's size in the original
     image (longest side at most `max_side`); RGB uint8."""
     left, top, right, bottom = geometry.original_box
@@ -116,7 +119,7 @@ def heatmap(values: torch.Tensor, geometry: CropGeometry, colormap: str = "infer
     return colorize(mapped, colormap)
 
 
-def mark_crop(image: np.ndarray, geometry: CropGeometry, max_side: int = 1024, dim: float = 0.4) -> np.ndarray:
+def mark_crop(image: np.ndarray, geometry: CropGeometry, max_side: int = DISPLAY_SIDE, dim: float = 0.4) -> np.ndarray:
     """The original image at display size with the region the model did not see dimmed."""
     size = display_size(image.shape[:2], max_side)
     _, inside = place(torch.zeros(1, 1), geometry, size)

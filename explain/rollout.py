@@ -1,4 +1,5 @@
-"""Attention rollout (Abnar & Zuidema, 2020) and raw class-token attention, as pure tensor functions.
+"""Attention rollout (Abnar & Zuidema, 2020), raw attention (the class token's) and gradient rollout
+(Chefer et al., 2021), as pure tensor functions.
 
 Attentions are the model's post-softmax probabilities, one (B, heads, T, T) tensor per layer, token
 0 being the class token. Maps come back on the token grid of the input they were computed for.
@@ -82,7 +83,7 @@ def rollout_maps(
     return torch.stack(maps).reshape(len(factors), -1, *grid)
 
 
-def class_attention(attention: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+def raw_attention(attention: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     """Raw attention of the class token to the patches, per head: (B, heads, T, T) -> (B, heads, h, w).
     Average over dim 1 for the head mean."""
     batch, heads = attention.shape[:2]
@@ -92,7 +93,7 @@ def class_attention(attention: torch.Tensor, grid: tuple[int, int]) -> torch.Ten
 def gradient_rollout(
     attentions: Sequence[torch.Tensor], gradients: Sequence[torch.Tensor], grid: tuple[int, int]
 ) -> torch.Tensor:
-    """Class-specific attention (Chefer et al., 2021, "Generic Attention-model Explainability").
+    """Gradient rollout (Chefer et al., 2021, "Generic Attention-model Explainability").
 
     Per layer, A_bar = mean over heads of (grad * A)^+; relevance R = I, then R <- R + A_bar R through
     the layers; the class token's row over the patches is the map. `gradients` are those of the

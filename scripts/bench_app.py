@@ -27,20 +27,20 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
-from app_server import CHROMIUM_FLAGS, ROOT as APP_ROOT, free_port, offline_env, wait_until_up  # noqa: E402
 from explain import explain  # noqa: E402
-from scripts.bench_explain import hub_model  # noqa: E402
+from explorer.paths import BUNDLED, BUNDLED_NAME, EXAMPLES, ROOT  # noqa: E402
+from explorer.server import CHROMIUM_FLAGS, free_port, offline_env, wait_until_up  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
+from vit_hybrid.config import hub_architecture  # noqa: E402
 from vit_hybrid.images import load_image  # noqa: E402
 from vit_hybrid.processor import square_processor  # noqa: E402
 
-PHOTO = ROOT / "assets" / "examples" / "chelsea.png"
-BUNDLED = ROOT / "assets" / "model"
+PHOTO = EXAMPLES / "chelsea.png"
 
 
 def controls(layer: int, opacity: float = 0.6) -> list:
@@ -57,8 +57,9 @@ def timed(fn) -> float:
 def serve(folder: Path):
     """The app's page for one model, launched in this process; returns it and its URL."""
     import app
+    from explorer.launch import make_store, parse_args
 
-    store, default, note = app.make_store(app.parse_args(["--model", str(folder)]))
+    store, default, note = make_store(parse_args(["--model", str(folder)]))
     demo = app.build(store, default, note)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     return demo, demo.local_url
@@ -109,7 +110,7 @@ def browser_times(url: str, layers: int, reps: int) -> list[float]:
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         page.set_default_timeout(120_000)
         page.goto(url)
-        page.locator("#image-input input[type=file]").set_input_files(str(PHOTO))
+        page.locator("#image input[type=file]").set_input_files(str(PHOTO))
         page.locator("#status", has_text="Explained with").wait_for()
         page.wait_for_timeout(2000)  # let the gallery settle
         slider = page.locator("#layer input[type=number]")
@@ -133,12 +134,12 @@ def start_time(work: Path) -> float:
 
     port = free_port()
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=APP_ROOT,
+    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
                                env=offline_env(work / "empty-hub"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/", process, 120)
         record = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
-            handle_file(str(PHOTO)), "bundled: shape scenes (assets/model)", "crop", api_name="/explain")
+            handle_file(str(PHOTO)), BUNDLED_NAME, "crop", api_name="/explain")
         elapsed = time.perf_counter() - start
         assert record["predictions"][0]["label"] in {"circle", "square", "triangle", "star", "cross", "ring"}
         return elapsed
@@ -175,7 +176,8 @@ def main() -> None:
         models = [("bundled", BUNDLED)]
         if not args.skip_hub:
             folder = work / "hub-architecture"
-            hub_model().save_pretrained(folder)
+            torch.manual_seed(0)
+            ViTHybridForImageClassification(hub_architecture()).save_pretrained(folder)
             square_processor(384).save_pretrained(folder)
             models.insert(0, ("Hub architecture, random weights", folder))
         for name, folder in models:

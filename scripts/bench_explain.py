@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import sys
 import time
@@ -45,9 +44,11 @@ sys.path.insert(0, str(ROOT))
 
 from explain import explain
 from explain.cam import gradcam
-from explain.explanation import DISCARD, Explanation
+from explain.explanation import Explanation
+from explain.methods import DISCARD
 from explain.rollout import rollout
-from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid.config import hub_architecture
 from vit_hybrid.processor import square_processor
 
 IMAGE_SHAPE = (400, 500, 3)
@@ -65,9 +66,8 @@ class CommonResult:
 
 
 def hub_model() -> ViTHybridForImageClassification:
-    config = json.loads((ROOT / "tests/fixtures/hub_architecture.json").read_text())["config"]
     torch.manual_seed(0)
-    return ViTHybridForImageClassification(ViTHybridConfig.from_dict(config)).eval()
+    return ViTHybridForImageClassification(hub_architecture()).eval()
 
 
 def pixels(processor: ViTHybridImageProcessor, image: np.ndarray) -> torch.Tensor:

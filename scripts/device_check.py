@@ -23,7 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explain import explain  # noqa: E402
-from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification  # noqa: E402
+from vit_hybrid import ViTHybridForImageClassification  # noqa: E402
+from vit_hybrid.config import hub_architecture  # noqa: E402
 from vit_hybrid.processor import square_processor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,9 +55,9 @@ def max_diff(a, b) -> float:
 
 
 def explanation_maps(e) -> dict:
-    maps = {"attention": e.attention, **{f"rollout {k}": v for k, v in e.rollout.items()}}
+    maps = {"raw_attention": e.raw_attention, **{f"rollout {k}": v for k, v in e.rollout.items()}}
     for index, c in e.classes.items():
-        maps[f"{index} gradient rollout"] = c.attention
+        maps[f"{index} gradient_rollout"] = c.gradient_rollout
         maps.update({f"{index} gradcam {s}": v for s, v in c.gradcam.items()})
         maps.update({f"{index} layercam {s}": v for s, v in c.layercam.items()})
     return maps
@@ -69,7 +70,7 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     report: dict = {"torch": torch.__version__, "cuda": torch.cuda.is_available()}
-    config = ViTHybridConfig.from_dict(json.loads((ROOT / "tests/fixtures/hub_architecture.json").read_text())["config"])
+    config = hub_architecture()
     torch.manual_seed(0)
     cpu_model = ViTHybridForImageClassification(config).eval().requires_grad_(False)
     processor = square_processor(384)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -27,46 +26,12 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explain import explain, explain_class, rollout_maps  # noqa: E402
-from explain.inputs import token_stride  # noqa: E402
 from explain.metrics import energy_inside, pointing_game  # noqa: E402
-from scripts.scenes import make_scene  # noqa: E402
+from explain.scenes import TEST_SEED, TUNING_SEED, make_scene, region  # noqa: E402
+from explain.statistics import mean_interval, spearman, wilson  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
 
-TUNING_SEED, TEST_SEED = 3, 4  # never used in training (1) or its validation (2)
 ASSETS_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
-
-
-def wilson(hits: int, n: int) -> tuple[float, float, float]:
-    """Proportion and its 95% Wilson score interval."""
-    if n == 0:
-        return 0.0, 0.0, 0.0
-    z, p = 1.96, hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return p, centre - half, centre + half
-
-
-def mean_interval(values: list[float]) -> tuple[float, float, float]:
-    """Mean and its 95% normal-approximation interval."""
-    array = np.asarray(values, dtype=np.float64)
-    half = 1.96 * array.std(ddof=1) / math.sqrt(len(array)) if len(array) > 1 else 0.0
-    return float(array.mean()), float(array.mean() - half), float(array.mean() + half)
-
-
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks with ties given their average rank (as Spearman's coefficient defines them)."""
-    ranks = np.empty(len(values))
-    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    return (np.bincount(inverse, weights=ranks) / counts)[inverse]
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman rank correlation of two maps; 0 when either is constant."""
-    x, y = (average_ranks(t.flatten().double().numpy()) for t in (a, b))
-    if x.std() == 0 or y.std() == 0:
-        return 0.0
-    return float(np.corrcoef(x, y)[0, 1])
 
 
 def class_maps(model, image: np.ndarray, processor, label: int, discard: float, fusion: str) -> tuple[int, dict]:
@@ -74,21 +39,16 @@ def class_maps(model, image: np.ndarray, processor, label: int, discard: float, 
     e = explain(model, image, processor, top_k=1, discard=discard, fusions=(fusion,))
     e = explain_class(model, e, label)
     maps = e.classes[label]
-    out = {"rollout": e.rollout[fusion][-1], "gradient rollout": maps.attention}
+    out = {"rollout": e.rollout[fusion][-1], "gradient rollout": maps.gradient_rollout}
     for stage in e.stages:
         out[f"Grad-CAM {stage}"] = maps.gradcam[stage]
         out[f"LayerCAM {stage}"] = maps.layercam[stage]
     return e.predictions[0].index, out
 
 
-def region(scene, tolerance: int) -> torch.Tensor:
-    mask = torch.from_numpy(scene.silhouette)
-    return torch.nn.functional.max_pool2d(mask.float()[None, None], 2 * tolerance + 1, 1, tolerance)[0, 0] > 0
-
-
 def choose_rollout(model, processor, scenes: int) -> None:
     """Pointing game of rollout for each fusion and discard on the tuning seed."""
-    tolerance = token_stride(model.config) // 2
+    tolerance = model.config.token_stride // 2
     hits = defaultdict(int)
     for index in tqdm(range(scenes), desc="tuning rollout"):
         scene = make_scene(TUNING_SEED, index, model.config.image_size)
@@ -122,7 +82,7 @@ def main() -> None:
         choose_rollout(model, processor, args.scenes)
         return
     randomised = ViTHybridForImageClassification(model.config).eval().requires_grad_(False)
-    tolerance = token_stride(model.config) // 2
+    tolerance = model.config.token_stride // 2
     rng = np.random.default_rng(0)
     correct = 0
     hits, energy, correlations = defaultdict(int), defaultdict(list), defaultdict(list)

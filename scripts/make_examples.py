@@ -14,16 +14,14 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.scenes import CLASSES, make_scene  # noqa: E402
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
-SEED = 5
+from explain.scenes import CLASSES, EXAMPLES_SEED, make_scene  # noqa: E402
+from explorer.paths import EXAMPLES  # noqa: E402
 
 
 def main() -> None:
     wanted = {"star", "cross", "ring"}
     for index in range(100):
-        scene = make_scene(SEED, index)
+        scene = make_scene(EXAMPLES_SEED, index)
         name = CLASSES[scene.label]
         if name in wanted:
             Image.fromarray(scene.image).save(EXAMPLES / f"scene-{name}.png", optimize=True)

@@ -17,7 +17,9 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # when run as a script
+
+from explorer.paths import EXAMPLES  # noqa: E402
 
 
 @dataclass(frozen=True)

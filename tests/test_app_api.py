@@ -7,26 +7,21 @@ import re
 
 import pytest
 import torch
+from helpers import EXAMPLES
 from PIL import Image
 
-from app import BUNDLED, BUNDLED_NAME
-from conftest import EXAMPLES
 from explain import explain
 from explain.export import explanation_record
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+from explorer.paths import BUNDLED_NAME
 from vit_hybrid.images import load_image
 
 gradio_client = pytest.importorskip("gradio_client")
+pytestmark = pytest.mark.slow  # the real app, started once for the session
 
 
 @pytest.fixture(scope="module")
 def client(app_url):
     return gradio_client.Client(app_url, verbose=False)
-
-
-@pytest.fixture(scope="module")
-def bundled():
-    return ViTHybridForImageClassification.from_pretrained(BUNDLED), ViTHybridImageProcessor.from_pretrained(BUNDLED)
 
 
 def call(client, path, view: str = "crop") -> dict:

@@ -11,10 +11,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import EXAMPLES
 
-from app_server import CHROMIUM_FLAGS
-from conftest import EXAMPLES
+from explain import METHODS
+from explorer.server import CHROMIUM_FLAGS
 
+pytestmark = pytest.mark.browser
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
 TIMEOUT_MS = 60_000
 
@@ -43,7 +45,7 @@ def open_page(browser, url: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url, wait_until="domcontentloaded")
-    page.locator("#image-input").wait_for()
+    page.locator("#image").wait_for()
     return page
 
 
@@ -58,7 +60,7 @@ def overlay_bytes(page) -> bytes:
 
 
 def upload(page, path: Path) -> None:
-    page.locator("#image-input input[type=file]").set_input_files(str(path))
+    page.locator("#image input[type=file]").set_input_files(str(path))
 
 
 def upload_and_wait(page, path: Path, top: str) -> None:
@@ -86,7 +88,7 @@ def test_upload_shows_top5_and_overlay_and_layer_changes_the_map(page):
     expect(page.locator("#caption")).to_contain_text("rollout up to layer 4/4")
     before = overlay_bytes(page)
     page.screenshot(path=str(ARTIFACTS / "browser-upload.png"), full_page=True)
-    expect(page.locator("#fallback-note")).to_contain_text("shows the bundled shape-scene model")  # offline here
+    expect(page.locator("#fallback_note")).to_contain_text("shows the bundled shape-scene model")  # offline here
 
     layer = page.locator("#layer input[type=number]")
     layer.fill("1")
@@ -113,12 +115,12 @@ def test_the_map_downloads_as_png_and_the_numbers_as_json(page, tmp_path):
     upload_and_wait(page, EXAMPLES / "scene-star.png", "star")
     page.wait_for_timeout(1500)  # the PNG is written just after the map is shown
     with page.expect_download() as download:
-        page.locator("#png-download").click()
+        page.locator("#png_download").click()
     png = tmp_path / "map.png"
     download.value.save_as(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and download.value.suggested_filename.endswith(".png")
     with page.expect_download() as download:
-        page.locator("#json-download").click()
+        page.locator("#json_download").click()
     record = json.loads(download.value.path().read_text())
     assert record["predictions"][0]["label"] == "star" and record["maps"]
 
@@ -128,7 +130,7 @@ def test_measure_faithfulness_draws_the_curves(page):
 
     page.locator("#faithfulness").get_by_text("Measure faithfulness").first.click()
     page.locator("#measure").click()
-    expect(page.locator("#measure-note")).to_contain_text("Deletion area", timeout=TIMEOUT_MS)
+    expect(page.locator("#measure_note")).to_contain_text("Deletion area", timeout=TIMEOUT_MS)
     expect(page.locator("#curves img")).to_be_visible()
 
 
@@ -137,8 +139,9 @@ def two_model_app(tmp_path_factory):
     """The app offered three models: the bundled one (default), a tiny one, and a broken one."""
     import json
 
-    from app_server import offline_env, running_app
-    from conftest import MODELS, ROOT
+    from helpers import MODELS, ROOT
+
+    from explorer.server import offline_env, running_app
 
     root = tmp_path_factory.mktemp("two-models")
     broken = shutil.copytree(MODELS / "same_padding", root / "broken")
@@ -182,9 +185,9 @@ def test_a_class_outside_the_top5_is_computed_on_demand_with_a_note(page):
     upload_and_wait(page, EXAMPLES / "scene-ring.png", "ring")
     shown = page.locator("#predictions").inner_text()
     (missing,) = [c for c in ("circle", "square", "triangle", "star", "cross", "ring") if c not in shown]
-    page.locator("#method").get_by_text("Grad-CAM", exact=True).click()
+    page.locator("#method").get_by_text(METHODS["gradcam"].label, exact=True).click()
     expect(page.locator("#caption")).to_contain_text("Grad-CAM on stage2 for “ring”")  # top 5: no model run
-    page.locator("#class input").click()
+    page.locator("#class_index input").click()
     page.get_by_role("option", name=missing, exact=True).click()
     expect(page.locator("#status")).to_contain_text(f"“{missing}” is not among the top 5: the model ran once more")
     expect(page.locator("#caption")).to_contain_text(f"Grad-CAM on stage2 for “{missing}”")

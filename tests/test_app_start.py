@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import PIL.Image
 import pytest
 import yaml
+from helpers import EXAMPLES, MODELS, ROOT, make_hub_cache
 
-from app_server import offline_env, running_app
-from conftest import EXAMPLES, MODELS, ROOT, make_hub_cache
-from vit_hybrid.store import DEFAULT_MODEL
+from explorer.server import offline_env, running_app
+from explorer.store import DEFAULT_MODEL
 
 
 def test_readme_front_matter_names_the_pinned_gradio_and_an_existing_app_file():
@@ -22,6 +25,7 @@ def test_readme_front_matter_names_the_pinned_gradio_and_an_existing_app_file():
     assert (ROOT / meta["app_file"]).is_file() and meta["title"]
 
 
+@pytest.mark.slow
 def test_default_model_in_the_hub_cache_is_served_offline(tmp_path):
     """With google/vit-hybrid-base-bit-384 in the cache (here a tiny stand-in) and no network,
     the app serves it, with no fallback."""
@@ -46,14 +50,34 @@ def test_gradio_is_pinned_at_a_release_with_the_file_route_fixes():
     assert gradio.__version__ == pinned
 
 
-def test_the_app_tightens_pillows_bomb_guard_to_its_own_limit():
-    import PIL.Image
-
+BOMB_CHECK = """
+import sys, warnings
+import PIL.Image
+if sys.argv[2] == "app":
     import app
+warnings.simplefilter("ignore")  # Pillow warns between its limit and twice it
+try:
+    PIL.Image.open(sys.argv[1])
+    print("opened")
+except PIL.Image.DecompressionBombError:
+    print("refused")
+"""
+
+
+def test_the_app_tightens_pillows_bomb_guard_to_its_own_limit(tmp_path):
+    """A 9000 x 9000 PNG (81 megapixels: over twice our 40-megapixel limit, under twice Pillow's
+    own 89) is refused by Pillow itself in the app's process, and opened by plain Pillow."""
     from vit_hybrid.images import MAX_PIXELS
 
-    assert PIL.Image.MAX_IMAGE_PIXELS == MAX_PIXELS == 40_000_000
-    assert app.MAX_FILE_SIZE == "50mb"
+    bomb = tmp_path / "bomb.png"
+    PIL.Image.new("1", (9000, 9000)).save(bomb)
+    assert 2 * MAX_PIXELS < 9000 * 9000 < 2 * 89_478_485  # Pillow's own default limit
+    opened = {}
+    for mode in ("app", "plain"):
+        run = subprocess.run([sys.executable, "-c", BOMB_CHECK, str(bomb), mode], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120)
+        opened[mode] = run.stdout.strip()
+    assert opened == {"app": "refused", "plain": "opened"}
 
 
 def test_a_pasted_data_url_reaches_our_loader_undecoded():
@@ -61,11 +85,12 @@ def test_a_pasted_data_url_reaches_our_loader_undecoded():
 
     from gradio.data_classes import ImageData
 
-    import app
+    from explorer.downloads import DOWNLOADS
+    from explorer.upload import ImageUpload
 
     data = (EXAMPLES / "coffee.jpg").read_bytes()
     url = "data:image/jpeg;base64," + base64.b64encode(data).decode()
-    path = app.ImageUpload(type="filepath").preprocess(ImageData(url=url))
-    assert Path(path).read_bytes() == data and Path(path).parent == app.DOWNLOADS
+    path = ImageUpload(type="filepath").preprocess(ImageData(url=url))
+    assert Path(path).read_bytes() == data and Path(path).parent == DOWNLOADS
     text = "data:image/png;base64," + base64.b64encode(b"not a picture").decode()
-    assert Path(app.ImageUpload(type="filepath").preprocess(ImageData(url=text))).read_bytes() == b"not a picture"
+    assert Path(ImageUpload(type="filepath").preprocess(ImageData(url=text))).read_bytes() == b"not a picture"

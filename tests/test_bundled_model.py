@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-
-from conftest import FIXTURES
-from explain import explain
-from explain.inputs import token_stride
-from explain.metrics import pointing_game
+from helpers import BUNDLED, FIXTURES
 from safetensors.torch import load_file
-from scripts.evaluate import TEST_SEED, region
-from scripts.scenes import CLASSES, make_batch, make_scene
-from scripts.train import scene_config, to_pixels
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
-BUNDLED = Path(__file__).resolve().parents[1] / "assets" / "model"
+from explain import explain
+from explain.metrics import pointing_game
+from explain.scenes import CLASSES, TEST_SEED, make_batch, make_scene, region
+from explain.training import scene_config, to_pixels
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +55,7 @@ def test_accuracy_on_fresh_scenes(model):
 
 def test_layercam_points_at_the_object(model):
     processor = ViTHybridImageProcessor.from_pretrained(BUNDLED)
-    tolerance = token_stride(model.config) // 2
+    tolerance = model.config.token_stride // 2
     hits = 0
     for index in range(60):
         scene = make_scene(TEST_SEED, index, model.config.image_size)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import LayerGradCam
+from helpers import load_photo
 from torch import nn
 
-from conftest import load_photo
 from explain import explain, gradcam, layercam
 from vit_hybrid import BitConfig
 from vit_hybrid.backbone import BitBackbone

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scripts.evaluate import mean_interval, spearman, wilson
+from explain.statistics import mean_interval, spearman, wilson
 
 
 def test_wilson_interval():
@@ -15,8 +15,10 @@ def test_wilson_interval():
 
 
 def test_mean_interval():
+    # sample standard deviation of 1..4 is sqrt(5/3) = 1.2909944; half-width 1.96 * 1.2909944 / sqrt(4)
     mean, low, high = mean_interval([1.0, 2.0, 3.0, 4.0])
-    assert mean == 2.5 and high - mean == pytest.approx(1.96 * 1.2909944 / 2, abs=1e-6) and low < mean
+    assert mean == 2.5 and low == pytest.approx(2.5 - 1.2651745, abs=1e-6) and high == pytest.approx(2.5 + 1.2651745, abs=1e-6)
+    assert mean_interval([7.0]) == (7.0, 7.0, 7.0)  # one value: no spread to estimate
 
 
 def test_spearman_uses_average_ranks_for_ties():

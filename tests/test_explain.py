@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import MODELS, load_photo
 
-from conftest import MODELS, load_photo
 from explain import explain, explain_class, rollout_maps
 from explain.export import explanation_record
 from vit_hybrid import ViTHybridForImageClassification
@@ -21,9 +21,9 @@ def photo() -> np.ndarray:
 
 
 def all_tensors(explanation) -> list[torch.Tensor]:
-    tensors = [explanation.attention, explanation.pixel_values, *explanation.rollout.values()]
+    tensors = [explanation.raw_attention, explanation.pixel_values, *explanation.rollout.values()]
     for maps in explanation.classes.values():
-        tensors += [maps.attention, *maps.gradcam.values(), *maps.layercam.values()]
+        tensors += [maps.gradient_rollout, *maps.gradcam.values(), *maps.layercam.values()]
     return tensors
 
 
@@ -32,12 +32,12 @@ def test_explanation_holds_every_map_on_its_own_grid(model, processor, photo):
     assert [p.index for p in e.predictions] == model(e.pixel_values).logits[0].topk(5).indices.tolist()
     assert sum(p.probability for p in e.predictions) == pytest.approx(1.0, abs=1e-5)  # 5 labels in all
     assert e.grid == (4, 4) and e.stages == ("stage1", "stage2", "stage3")
-    assert e.attention.shape == (3, 4, 4, 4)  # layers, heads, grid
+    assert e.raw_attention.shape == (3, 4, 4, 4)  # layers, heads, grid
     assert set(e.rollout) == {"mean", "max", "min"} and e.rollout["mean"].shape == (3, 4, 4)
     assert set(e.classes) == {p.index for p in e.predictions}
     maps = e.classes[e.predictions[0].index]
     assert {s: tuple(m.shape) for s, m in maps.gradcam.items()} == {"stage1": (16, 16), "stage2": (8, 8), "stage3": (4, 4)}
-    assert maps.attention.shape == (4, 4) and maps.label == model.config.id2label[maps.index]
+    assert maps.gradient_rollout.shape == (4, 4) and maps.label == model.config.id2label[maps.index]
     assert all(t.dtype == torch.float32 for t in all_tensors(e))
 
 
@@ -84,7 +84,7 @@ def test_a_class_outside_the_top_k_takes_one_more_pass(model, processor, photo):
     assert added.extra_passes == (last,) and short.extra_passes == ()
     for stage in full.stages:
         torch.testing.assert_close(added.classes[last].gradcam[stage], full.classes[last].gradcam[stage], atol=1e-6, rtol=0)
-    torch.testing.assert_close(added.classes[last].attention, full.classes[last].attention, atol=1e-6, rtol=0)
+    torch.testing.assert_close(added.classes[last].gradient_rollout, full.classes[last].gradient_rollout, atol=1e-6, rtol=0)
     assert explain_class(model, added, last) is added  # nothing to compute twice
     with pytest.raises(ValueError, match=r"class index must be in \[0, 5\)"):
         explain_class(model, short, 7)
@@ -94,7 +94,7 @@ def test_json_export_is_complete_and_valid(model, processor, photo):
     record = json.loads(json.dumps(explanation_record(explain(model, photo, processor, top_k=2))))
     assert [p["label"] for p in record["predictions"]] and record["view"] == "crop"
     methods = {m["method"] for m in record["maps"]}
-    assert methods == {"rollout", "attention", "gradient_rollout", "gradcam", "layercam"}
+    assert methods == {"rollout", "raw_attention", "gradient_rollout", "gradcam", "layercam"}
     gradcam = next(m for m in record["maps"] if m["method"] == "gradcam" and m["stage"] == "stage2")
     assert gradcam["grid"] == [8, 8] and len(gradcam["values"]) == 8 and "class_label" in gradcam
 
@@ -136,8 +136,7 @@ def test_arrays_are_read_as_height_width_channels_even_when_three_rows_high(mode
 
 
 def test_token_stride_comes_from_the_backbone():
-    from explain.inputs import token_stride
     from vit_hybrid import ViTHybridConfig
 
-    assert token_stride(ViTHybridConfig()) == 16  # image_size 224 and a 24x24 table: still stride 16
-    assert token_stride(ViTHybridConfig(patch_size=2, backbone_featmap_shape=[1, 1024, 12, 12])) == 32
+    assert ViTHybridConfig().token_stride == 16  # image_size 224 and a 24x24 table: still stride 16
+    assert ViTHybridConfig(patch_size=2, backbone_featmap_shape=[1, 1024, 12, 12]).token_stride == 32

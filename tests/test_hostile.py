@@ -8,22 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from hostile import corpus
+
 from explain import explain
 from explain.export import explanation_record
 from vit_hybrid.images import ImageError, load_image
 
 CASES = corpus()
 IDS = [Path(case.name).name for case in CASES]
-
-
-@pytest.fixture(scope="module")
-def bundled():
-    from app import BUNDLED
-    from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
-
-    return ViTHybridForImageClassification.from_pretrained(BUNDLED), ViTHybridImageProcessor.from_pretrained(BUNDLED)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -70,11 +62,12 @@ def client(app_url):
     return gradio_client.Client(app_url, verbose=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_the_app_gives_the_same_answer_or_the_same_message(case, client, bundled, tmp_path):
     from gradio_client import handle_file
 
-    from app import BUNDLED_NAME
+    from explorer.paths import BUNDLED_NAME
 
     path = tmp_path / Path(case.name).name
     path.write_bytes(case.data)

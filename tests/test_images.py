@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 import pytest
+from helpers import EXAMPLES
 from PIL import Image
 
-from conftest import EXAMPLES
 from vit_hybrid.images import ImageError, load_image
 
 

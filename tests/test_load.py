@@ -7,13 +7,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from helpers import EXAMPLES
 
-from app_server import offline_env, resident_mb, running_app
-from conftest import EXAMPLES
 from explain import explain
+from explorer.server import offline_env, resident_mb, running_app
 from vit_hybrid.images import load_image
 
 gradio_client = pytest.importorskip("gradio_client")
+pytestmark = pytest.mark.slow  # the real app under load
 
 GOOD = sorted(p for p in EXAMPLES.iterdir() if p.suffix in {".jpg", ".png"})
 BAD = {"notes.txt": (b"not a picture\n", "is a text file"), "empty.png": (b"", "empty (0 bytes)"),
@@ -22,12 +23,9 @@ CLIENTS, REQUESTS, DEADLINE_S = 8, 25, 300
 
 
 @pytest.fixture(scope="module")
-def expected():
+def expected(bundled):
     """What each good image must get: its top-5 (index, probability) and its size."""
-    from app import BUNDLED
-    from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
-
-    model, processor = ViTHybridForImageClassification.from_pretrained(BUNDLED), ViTHybridImageProcessor.from_pretrained(BUNDLED)
+    model, processor = bundled
     answers = {}
     for path in GOOD:
         image = load_image(path)
@@ -37,7 +35,7 @@ def expected():
 
 
 def request(client, path):
-    from app import BUNDLED_NAME
+    from explorer.paths import BUNDLED_NAME
 
     job = client.submit(gradio_client.handle_file(str(path)), BUNDLED_NAME, "crop", api_name="/explain")
     try:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import FIXTURES, MODELS, make_hub_cache, reference_io
 from safetensors.torch import load_file, save_file
 
-from conftest import FIXTURES, MODELS, make_hub_cache, reference_io
 from vit_hybrid import ConfigError, ViTHybridConfig, ViTHybridForImageClassification, ViTHybridModel
 from vit_hybrid.hub import CheckpointError
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import MODELS
 
-from conftest import MODELS
 from explain.metrics import deletion_insertion, energy_inside, pointing_game
 from vit_hybrid import ViTHybridForImageClassification
 
@@ -35,7 +35,7 @@ def test_energy_inside_by_hand():
 def test_deletion_and_insertion_curves_on_a_real_model():
     model = ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding")
     x = torch.randn(1, 3, 64, 64)
-    saliency = torch.rand(4, 4)
+    saliency = torch.randperm(64 * 64).float().reshape(64, 64)  # on the input's own grid: every pixel ranked, no ties
     calls = []
     result = deletion_insertion(model, x, saliency, index=2, steps=4, batch_size=3, progress=calls.append)
     with torch.no_grad():
@@ -49,5 +49,19 @@ def test_deletion_and_insertion_curves_on_a_real_model():
     trapezoid = sum(0.25 * (a + b) / 2 for a, b in zip(result.deletion.scores, result.deletion.scores[1:]))
     assert result.deletion.area == pytest.approx(trapezoid)
     assert sum(calls) == 4 * 5  # every scored image reported
-    # Half of the pixels deleted in the map's order are exactly the most relevant half.
-    assert result.deletion.scores != result.random_deletion.scores
+
+    def probability(image: torch.Tensor) -> float:
+        with torch.no_grad():
+            return model(image).logits.softmax(-1)[0, 2].item()
+
+    # Halfway, the map's order has deleted exactly its most relevant half (inserted, for insertion),
+    # and the random order the first half of the seed-0 permutation: each image built here by hand.
+    top_half = (saliency >= 64 * 64 / 2).view(1, 1, 64, 64)
+    random_half = torch.zeros(64 * 64, dtype=torch.bool)
+    random_half[torch.randperm(64 * 64, generator=torch.Generator().manual_seed(0))[: 64 * 64 // 2]] = True
+    random_half = random_half.view(1, 1, 64, 64)
+    zeros = torch.zeros_like(x)
+    assert result.deletion.scores[2] == pytest.approx(probability(torch.where(top_half, zeros, x)), abs=1e-5)
+    assert result.insertion.scores[2] == pytest.approx(probability(torch.where(top_half, x, zeros)), abs=1e-5)
+    assert result.random_deletion.scores[2] == pytest.approx(probability(torch.where(random_half, zeros, x)), abs=1e-5)
+    assert result.random_insertion.scores[2] == pytest.approx(probability(torch.where(random_half, x, zeros)), abs=1e-5)

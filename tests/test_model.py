@@ -7,10 +7,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import MODELS, reference_io
 
-from conftest import MODELS, reference_io
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridModel
-
 
 
 def test_attentions_are_real_probabilities(model):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import MODELS, reference_io
 
-from conftest import MODELS, reference_io
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridModel
 
 ATOL = 1e-4

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import FIXTURES  # noqa: E402
 from PIL import Image
 
 from vit_hybrid import processor as processor_module
@@ -19,7 +20,6 @@ from vit_hybrid.hub import CheckpointError
 from vit_hybrid.processor import BatchFeature, ViTHybridImageProcessor
 from vit_hybrid.resample import resize_window
 
-from conftest import FIXTURES  # noqa: E402
 _spec = importlib.util.spec_from_file_location("make_processor_fixtures", FIXTURES / "make_processor_fixtures.py")
 fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import EXAMPLES, load_photo
 from PIL import Image
 
-from conftest import EXAMPLES, load_photo
 from explain import explain
-from explain.overlay import overlay
-from explain.render import METHODS, MapChoice, layer_gallery, render, select_map
-from explain.session import DISPLAY_SIDE, analyse, display_image, ensure_class
-from vit_hybrid.store import ServedModel
+from explain.overlay import DISPLAY_SIDE, overlay
+from explain.render import MapChoice, layer_gallery, render, select_map
+from explorer.analysis import analyse, display_image, ensure_class
+from explorer.store import ServedModel
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +24,14 @@ def test_each_choice_selects_its_own_map(explanation):
     top = explanation.predictions[0].index
     assert torch.equal(select_map(explanation, MapChoice("rollout", layer=1, fusion="max"))[0], explanation.rollout["max"][0])
     assert torch.equal(select_map(explanation, MapChoice("rollout"))[0], explanation.rollout["mean"][-1])
-    assert torch.equal(select_map(explanation, MapChoice("attention", layer=2, head=1))[0], explanation.attention[1, 1])
-    assert torch.equal(select_map(explanation, MapChoice("attention", layer=2))[0], explanation.attention[1].mean(0))
+    assert torch.equal(select_map(explanation, MapChoice("raw_attention", layer=2, head=1))[0], explanation.raw_attention[1, 1])
+    assert torch.equal(select_map(explanation, MapChoice("raw_attention", layer=2))[0], explanation.raw_attention[1].mean(0))
     assert torch.equal(select_map(explanation, MapChoice("gradcam", stage="stage1"))[0], explanation.classes[top].gradcam["stage1"])
     second = explanation.predictions[1].index
     values, caption = select_map(explanation, MapChoice("layercam", class_index=second))
     assert torch.equal(values, explanation.classes[second].layercam["stage2"])  # the default stage
     assert explanation.predictions[1].label in caption and "stage2" in caption
-    assert torch.equal(select_map(explanation, MapChoice("class_attention"))[0], explanation.classes[top].attention)
+    assert torch.equal(select_map(explanation, MapChoice("gradient_rollout"))[0], explanation.classes[top].gradient_rollout)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_each_choice_selects_its_own_map(explanation):
     [
         (MapChoice("nonsense"), ValueError),
         (MapChoice("rollout", layer=0), ValueError),
-        (MapChoice("attention", head=99), ValueError),
+        (MapChoice("raw_attention", head=99), ValueError),
         (MapChoice("rollout", fusion="median"), ValueError),
         (MapChoice("gradcam", stage="stage9"), ValueError),
     ],
@@ -57,19 +57,22 @@ def test_a_class_not_yet_explained_is_a_key_error(explanation):
 
 def test_render_is_the_overlay_of_the_chosen_map(explanation):
     image = load_photo("chelsea.png")
-    drawn, caption = render(image, explanation, MapChoice("attention", layer=1), "viridis", 0.3)
-    want = overlay(image, explanation.attention[0].mean(0), explanation.geometry, "viridis", 0.3)
+    drawn, caption = render(image, explanation, MapChoice("raw_attention", layer=1), "viridis", 0.3)
+    want = overlay(image, explanation.raw_attention[0].mean(0), explanation.geometry, "viridis", 0.3)
     np.testing.assert_array_equal(drawn, want)
-    assert caption.startswith("class-token attention, layer 1/")
+    assert caption.startswith("raw attention of the class token, layer 1/")
 
 
 def test_gallery_has_one_picture_per_layer(explanation):
     image = load_photo("chelsea.png")
     gallery = layer_gallery(image, explanation, MapChoice("gradcam"))  # no layers: rollout instead
-    layers = explanation.attention.shape[0]
+    layers = explanation.layers
     assert len(gallery) == layers and all(max(img.shape[:2]) == 256 for img, _ in gallery)
     np.testing.assert_array_equal(gallery[0][0], render(image, explanation, MapChoice("rollout", layer=1), max_side=256)[0])
-    assert set(METHODS) >= {"rollout", "attention", "gradcam", "layercam", "class_attention"}
+    attention = layer_gallery(image, explanation, MapChoice("raw_attention", head=1))  # a layered method: itself
+    assert len(attention) == layers
+    np.testing.assert_array_equal(attention[2][0], render(image, explanation, MapChoice("raw_attention", layer=3, head=1),
+                                                          max_side=256)[0])
 
 
 def test_session_runs_the_model_only_for_a_new_class(model, processor):

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 import torch
+from helpers import MODELS
 
-from conftest import MODELS
-from explain import class_attention, gradient_rollout, rollout, rollout_maps
+from explain import gradient_rollout, raw_attention, rollout, rollout_maps
 from vit_hybrid import ViTHybridForImageClassification
 
 
@@ -93,10 +93,10 @@ def test_identity_attention_rolls_out_to_identity():
     torch.testing.assert_close(rollout([eye, eye, eye])[0], torch.eye(5, dtype=torch.float64))
 
 
-def test_raw_class_attention_per_head():
+def test_raw_attention_per_head():
     grid = (2, 3)
     attention = random_attentions(1, 4, grid, seed=3)[0]
-    maps = class_attention(attention, grid)
+    maps = raw_attention(attention, grid)
     for head in range(4):
         expected = torch.tensor([attention[0, head, 0, 1 + i * 3 + j].item() for i in range(2) for j in range(3)], dtype=torch.float64)
         torch.testing.assert_close(maps[0, head].flatten(), expected, atol=0, rtol=0)

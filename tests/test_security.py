@@ -11,8 +11,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-
-from conftest import EXAMPLES, ROOT
+from helpers import EXAMPLES, ROOT
 
 # Every GET route of Gradio 6.31 that takes a path or name, with {} where the payload goes.
 FILE_ROUTES = [
@@ -20,6 +19,9 @@ FILE_ROUTES = [
     "/gradio_api/proxy={}", "/gradio_api/custom_component/x/y/z/{}", "/gradio_api/run-history/records/a/b/assets/{}",
     "/gradio_api/stream/s/r/c/playlist-file?path={}", "/pwa_icon/{}", "/monitoring/{}",
 ]
+
+
+pytestmark = pytest.mark.slow  # the real app, probed over HTTP
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def payloads(secret: Path) -> list[str]:
         "%2e%2e/" * 12 + "etc/passwd", "%2e%2e%2f" * 12 + "etc%2fpasswd", "..%252f" * 12 + "etc%252fpasswd",
         "....//" * 12 + "etc/passwd", "..\\" * 12 + "etc\\passwd", "file:///etc/passwd",
         str(secret), quote(str(secret), safe=""), f"{up}{str(secret).lstrip('/')}",
-        str(ROOT / "app.py"), f"{up}{str(ROOT / 'vit_hybrid' / 'store.py').lstrip('/')}",
+        str(ROOT / "app.py"), f"{up}{str(ROOT / 'explorer' / 'store.py').lstrip('/')}",
     ]
 
 

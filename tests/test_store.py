@@ -8,11 +8,10 @@ import time
 
 import huggingface_hub
 import pytest
+from helpers import BUNDLED, MODELS, make_hub_cache
 
-from conftest import MODELS, make_hub_cache
-from vit_hybrid.store import DEFAULT_MODEL, ModelLoadError, ModelStore, choose_default, hub_cached
+from explorer.store import DEFAULT_MODEL, ModelLoadError, ModelStore, choose_default, hub_cached
 
-BUNDLED = MODELS.parents[2] / "assets" / "model"
 TINY = MODELS / "same_padding"
 
 

@@ -3,13 +3,23 @@ checkpoint with another number of labels; both save checkpoints that load like t
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 import torch
+from helpers import MODELS, ROOT
 from PIL import Image
 
-from conftest import MODELS
-from scripts.train import main
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+
+pytestmark = pytest.mark.slow  # trains models
+
+
+def main(args: list[str]) -> None:
+    """Runs the training command, as a user would."""
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args], check=True, cwd=ROOT, timeout=600)
 
 
 def test_scenes_from_scratch(tmp_path):

@@ -285,6 +285,26 @@ class ViTHybridConfig(_JsonConfig):
         h, w = self.backbone_featmap_shape[-2:]
         return h // self.patch_size, w // self.patch_size
 
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The backbone stages whose maps explanations use: all after the stem, up to the one that
+        becomes the tokens (("stage1", "stage2", "stage3") for the Hub model)."""
+        bit = self.backbone_config
+        return tuple(bit.stage_names[1 : max(bit.out_indices) + 1])
+
+    @property
+    def token_stride(self) -> int:
+        """Input pixels per token along each side: the backbone's stride times the patch size (16
+        for the BiT hybrids)."""
+        return self.backbone_config.feature_stride() * self.patch_size
+
+    def token_grid_for(self, height: int, width: int) -> tuple[int, int]:
+        """The token grid (h, w) of an input of `height` x `width` pixels: the backbone's map is
+        ceil(size / stride) cells (each stride-2 step rounds up, "SAME" or not), then cut into
+        patches."""
+        stride = self.backbone_config.feature_stride()
+        return math.ceil(height / stride) // self.patch_size, math.ceil(width / stride) // self.patch_size
+
     def estimated_parameters(self) -> int:
         """An upper estimate of the parameter count, computed without allocating anything."""
         bit = self.backbone_config
@@ -365,3 +385,10 @@ class ViTHybridConfig(_JsonConfig):
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path} is not a valid JSON config: {err}") from None
         return cls.from_dict(data, **overrides)
+
+
+def hub_architecture(num_labels: int = 1000) -> ViTHybridConfig:
+    """The architecture of google/vit-hybrid-base-bit-384 (384 px, 12 layers, BiT with 3, 4 and 9
+    blocks), without its weights: a stand-in of the same size and speed for benchmarks and tests
+    where the Hub cannot be reached."""
+    return ViTHybridConfig(image_size=384, num_labels=num_labels)

@@ -19,12 +19,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import ViTHybridConfig
+from .files import CONFIG_NAME, SAFE_WEIGHTS_NAME, WEIGHT_NAMES, WEIGHTS_NAME
 
 logger = logging.getLogger("vit_hybrid")
-
-CONFIG_NAME = "config.json"
-SAFE_WEIGHTS_NAME = "model.safetensors"
-WEIGHTS_NAME = "pytorch_model.bin"
 
 M = TypeVar("M", bound=torch.nn.Module)
 
@@ -201,7 +198,7 @@ def load_model(
         config = ViTHybridConfig.from_json_file(config_path, **config_overrides)
     elif config_overrides:
         config = ViTHybridConfig.from_dict(config.to_dict(), **config_overrides)
-    weights = resolve_first(pretrained_model_name_or_path, (SAFE_WEIGHTS_NAME, WEIGHTS_NAME), **hub)
+    weights = resolve_first(pretrained_model_name_or_path, WEIGHT_NAMES, **hub)
     model_kwargs = {}
     if add_pooling_layer is not None:
         model_kwargs["add_pooling_layer"] = add_pooling_layer

@@ -22,12 +22,12 @@ import numpy as np
 import PIL
 import PIL.Image
 
+from .files import PROCESSOR_CONFIG_NAME
 from .geometry import CropGeometry, crop_geometry
 from .resample import can_resize_window, resize_window
 
 logger = logging.getLogger(__name__)
 
-CONFIG_NAME = "preprocessor_config.json"
 OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
@@ -293,6 +293,7 @@ class ViTHybridImageProcessor:
         return_tensors: str | None = None,
         data_format: str | None = "channels_first",
         input_data_format: str | None = None,
+        return_geometry: bool = False,
     ) -> BatchFeature:
         """Preprocess one image or a batch.
 
@@ -307,10 +308,14 @@ class ViTHybridImageProcessor:
             data_format: "channels_first" or "channels_last" output; None keeps each image's layout.
             input_data_format: Layout of array/tensor inputs; inferred when None (channels first
                 when the first axis has 1 or 3 entries).
+            return_geometry: Also return "geometry", one `CropGeometry` per image: where its
+                output lies in the original image (off by default, so that the output can be
+                passed to the model as `model(**output)`).
 
         Returns:
-            A `BatchFeature` with "pixel_values". Values are float32 after rescaling or
-            normalisation; with both off the dtype of the pixels is kept, as in the reference.
+            A `BatchFeature` with "pixel_values" (and "geometry" when asked). Values are float32
+            after rescaling or normalisation; with both off the dtype of the pixels is kept, as in
+            the reference.
         """
         do_resize = self.do_resize if do_resize is None else do_resize
         size = self.size if size is None else _size_dict(size, "size", square=False)
@@ -336,11 +341,12 @@ class ViTHybridImageProcessor:
                 "pass do_rescale=False if they are in [0, 1]."
             )
 
-        outputs = []
+        outputs, geometries = [], []
         for image, layout in arrays:
             geometry = crop_geometry(
                 image.shape[0], image.shape[1], size if do_resize else None, crop_size if do_center_crop else None
             )
+            geometries.append(geometry)
             if do_resize:
                 image = self._resize(image, geometry, resample, cropped=do_center_crop)
             elif do_center_crop:
@@ -355,6 +361,8 @@ class ViTHybridImageProcessor:
             if (data_format or layout) == "channels_first":
                 image = image.transpose(2, 0, 1)
             outputs.append(np.ascontiguousarray(image))
+        if return_geometry:
+            return BatchFeature(pixel_values=_batch(outputs, return_tensors), geometry=geometries)
         return BatchFeature(pixel_values=_batch(outputs, return_tensors))
 
     __call__ = preprocess
@@ -416,7 +424,7 @@ class ViTHybridImageProcessor:
         if directory.is_file():
             raise NotADirectoryError(f"save_pretrained needs a directory, and {directory} is a file.")
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / CONFIG_NAME
+        path = directory / PROCESSOR_CONFIG_NAME
         self.to_json_file(path)
         return path
 
@@ -453,7 +461,7 @@ class ViTHybridImageProcessor:
         path = Path(name_or_path)
         if not path.is_file():
             hub = dict(revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only)
-            path = Path(resolve_first(name_or_path, (CONFIG_NAME,), **hub))
+            path = Path(resolve_first(name_or_path, (PROCESSOR_CONFIG_NAME,), **hub))
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), **overrides)
 
     def __repr__(self) -> str:

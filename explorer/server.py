@@ -1,4 +1,5 @@
-"""Starting the real app (`python app.py`) on 127.0.0.1 for a test, with a bounded wait."""
+"""Serving the real app on 127.0.0.1 for tests and benchmarks: `python app.py` in a process of its
+own, with a bounded wait, and the flags Debian's Chromium needs to drive it here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-ROOT = Path(__file__).resolve().parents[1]
+from .paths import ROOT
+
 # Debian's chromium as root on a closed network: no sandbox, no GPU, none of its own traffic.
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -90,3 +92,4 @@ def running_app(args: list[str], env: dict[str, str], log: Path, timeout: float 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+

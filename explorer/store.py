@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 
-from .hub import CheckpointError, logger
-from .modeling import ViTHybridForImageClassification
-from .processor import ViTHybridImageProcessor, square_processor
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid.files import CONFIG_NAME, WEIGHT_NAMES
+from vit_hybrid.hub import CheckpointError, logger
+from vit_hybrid.processor import square_processor
 
 DEFAULT_MODEL = "google/vit-hybrid-base-bit-384"
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 class ModelLoadError(RuntimeError):
@@ -47,7 +47,7 @@ def hub_cached(repo_id: str) -> bool:
         except ValueError:  # not a valid repo id
             return False
 
-    return cached("config.json") and any(cached(f) for f in WEIGHT_FILES)
+    return cached(CONFIG_NAME) and any(cached(f) for f in WEIGHT_NAMES)
 
 
 def hub_reachable(repo_id: str, timeout: float = 3.0) -> bool:

@@ -11,13 +11,14 @@ from typing import Callable
 import numpy as np
 import PIL.Image
 
+from explain import Explanation, MapChoice, explain, explain_class
+from explain.overlay import DISPLAY_SIDE
+from explain.render import method_of
 from vit_hybrid.images import load_image
-from vit_hybrid.store import ServedModel
 
-from .explanation import Explanation, explain, explain_class
-from .render import CLASS_SPECIFIC, MapChoice
+from .store import ServedModel
 
-DISPLAY_SIDE = 1024  # overlays are drawn at most this large, whatever the upload's size
+TOP_K = 5  # predictions shown, and classes explained with every upload
 COMPUTE = threading.Lock()  # one model computation at a time: two would fight over the same cores
 
 
@@ -45,7 +46,7 @@ def display_image(image: PIL.Image.Image) -> np.ndarray:
     return np.asarray(small)
 
 
-def analyse(served: ServedModel, source: str, view: str = "crop", top_k: int = 5) -> Analysis:
+def analyse(served: ServedModel, source: str, view: str = "crop", top_k: int = TOP_K) -> Analysis:
     """Decodes the upload (`vit_hybrid.images.ImageError` when it is not a usable image) and
     explains it with one forward pass and one backward per top-k class."""
     image = load_image(source)
@@ -59,7 +60,7 @@ def ensure_class(analysis: Analysis, served: Callable[[], ServedModel], choice: 
     (only a class-specific map of a class outside the explained ones needs it; `served` is
     called, and the model looked up, only then)."""
     index = choice.class_index
-    if choice.method not in CLASS_SPECIFIC or index is None or index in analysis.explanation.classes:
+    if not method_of(choice).class_specific or index is None or index in analysis.explanation.classes:
         return analysis, False
     model = served().model
     with COMPUTE:

@@ -4,7 +4,8 @@ Each scene is a textured, noisy background crossed by clutter strokes, with one 
 square, triangle, star, cross, ring) of random colour, size, position and rotation. Colours are
 drawn independently of the class, so the class cannot be read off colour or position. A scene comes
 with its class, the object's pixels and its filled silhouette (a ring's whole disc). Everything is
-deterministic from (seed, index).
+deterministic from (seed, index). The seeds have fixed jobs (`TRAIN_SEED` ... `EXAMPLES_SEED`), so
+that no scene is used for two of them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import multiprocessing
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
+TRAIN_SEED, VALIDATION_SEED, TUNING_SEED, TEST_SEED, EXAMPLES_SEED = 1, 2, 3, 4, 5
 CLASSES = ("circle", "square", "triangle", "star", "cross", "ring")
 SUPERSAMPLE = 4  # shapes are drawn at 4x and averaged down: anti-aliased edges
 NOISE_STD = 28.0  # pixel noise, of 255
@@ -31,6 +34,13 @@ class Scene:
     label: int
     obj: np.ndarray
     silhouette: np.ndarray
+
+
+def region(scene: Scene, tolerance: int) -> torch.Tensor:
+    """The scene's filled silhouette dilated by `tolerance` pixels (a square neighbourhood), (S, S)
+    bool: where a map's peak counts as pointing at the object."""
+    mask = torch.from_numpy(scene.silhouette)
+    return torch.nn.functional.max_pool2d(mask.float()[None, None], 2 * tolerance + 1, 1, tolerance)[0, 0] > 0
 
 
 def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:

@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .metrics import Faithfulness
+from explain.metrics import Faithfulness
 
 
 def faithfulness_plot(result: Faithfulness, title: str = "") -> np.ndarray:

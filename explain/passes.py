@@ -1,0 +1,70 @@
+"""One forward pass with its graph kept, and activation-only backwards from it: the work every map
+is made of.
+
+The input is the graph's root, so that gradients reach the activations whether or not the
+parameters require grad; backwards ask for activations only, so no parameter's gradient is ever
+computed or stored, and the graph is freed with the pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from vit_hybrid import ViTHybridForImageClassification
+
+from .methods import DISCARD, Activations, Gradients
+from .rollout import FUSIONS
+
+
+class ForwardPass:
+    """The model run once on a batch with attentions and backbone stage maps.
+
+    Attributes:
+        logits: (B, labels), detached, on the model's device.
+        activations: what the maps are computed from (`Activations`), on the model's device.
+    """
+
+    def __init__(
+        self,
+        model: ViTHybridForImageClassification,
+        pixel_values: torch.Tensor,
+        need_gradients: bool = True,
+        fusions: tuple[str, ...] = FUSIONS,
+        discard: float = DISCARD,
+    ) -> None:
+        stages = model.config.stage_names
+        x = pixel_values.detach().to(model.device, copy=True).requires_grad_(need_gradients)
+        with torch.set_grad_enabled(need_gradients):
+            out = model(x, output_attentions=True, output_backbone_states=True, interpolate_pos_encoding=True)
+        maps = out.backbone_hidden_states[1 : len(stages) + 1]  # stage1 ... (the stem is left out)
+        grid = model.config.token_grid_for(*pixel_values.shape[-2:])
+        self._graph = (out.logits, dict(zip(stages, maps)), out.attentions) if need_gradients else None
+        self.logits = out.logits.detach()
+        self.activations = Activations(
+            stages={s: m.detach().float() for s, m in zip(stages, maps)},  # float32 whatever the model's dtype
+            attentions=[a.detach().float() for a in out.attentions],
+            grid=grid,
+            fusions=fusions,
+            discard=discard,
+        )
+
+    def gradients(self, indices: Sequence[int], retain: bool = True, stages: Sequence[str] | None = None) -> Gradients:
+        """The gradients of logit `indices[b]` of every image b with respect to the stage maps
+        (all, or `stages`) and the attention probabilities, from one backward: images are
+        independent in eval mode, so the gradient of the sum of each row's target logit is each
+        image's own. `retain=False` frees the graph (no later backward)."""
+        if self._graph is None:
+            raise RuntimeError("this pass was run without gradients")
+        logits, maps, attentions = self._graph
+        names = list(maps) if stages is None else list(stages)
+        index = torch.as_tensor(list(indices), device=logits.device)
+        target = logits.gather(1, index[:, None]).sum()
+        grads = torch.autograd.grad(target, [maps[s] for s in names] + list(attentions), retain_graph=retain)
+        if not retain:
+            self._graph = None
+        return Gradients(
+            stages={s: g.float() for s, g in zip(names, grads)},
+            attentions=[g.float() for g in grads[len(names) :]],
+        )

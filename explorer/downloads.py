@@ -1,0 +1,55 @@
+"""The files visitors download (the map as PNG, every number and map as JSON), written under names
+of our own in one folder that is pruned as it goes, so a long-running Space keeps its disk."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+
+from explain.export import explanation_record
+
+from .analysis import Analysis
+
+DOWNLOADS = Path(tempfile.mkdtemp(prefix="vit-hybrid-downloads-"))
+MAX_AGE_S = 3600
+
+
+def prune_downloads(max_age_s: float = MAX_AGE_S) -> None:
+    """Removes download files older than `max_age_s`."""
+    for path in DOWNLOADS.glob("*"):
+        try:
+            if time.time() - path.stat().st_mtime > max_age_s:
+                path.unlink()
+        except FileNotFoundError:  # another visitor's request pruned it first
+            pass
+
+
+def download_path(kind: str, suffix: str) -> Path:
+    """A new file in the download folder, under a name of our own (never the visitor's)."""
+    prune_downloads()
+    return DOWNLOADS / f"vit-hybrid-{kind}-{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def analysis_record(analysis: Analysis) -> dict:
+    """The JSON form of an analysis: its model's name and the explanation's record."""
+    return {"model": analysis.model, **explanation_record(analysis.explanation)}
+
+
+def write_json(analysis: Analysis) -> str:
+    """The numbers and maps of an analysis as a JSON file; returns its path."""
+    path = download_path("explanation", ".json")
+    path.write_text(json.dumps(analysis_record(analysis)))
+    return str(path)
+
+
+def write_png(image: np.ndarray) -> str:
+    """A drawn map (RGB uint8) as a PNG file; returns its path."""
+    path = download_path("map", ".png")
+    PIL.Image.fromarray(image).save(path, compress_level=3)
+    return str(path)

@@ -1,0 +1,53 @@
+"""How the app starts: its command-line flags (with the environment variables a Space sets) and
+the model store it serves, loaded before the first visitor arrives."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import torch
+
+from .paths import BUNDLED, BUNDLED_NAME
+from .store import DEFAULT_MODEL, ModelLoadError, ModelStore, choose_default
+
+QUEUE_SIZE = 32  # waiting requests; beyond it a visitor is told the app is busy
+
+
+def parse_args(argv: list[str] | None = None, description: str | None = None) -> argparse.Namespace:
+    """The app's flags; hosts and ports default to GRADIO_SERVER_NAME / GRADIO_SERVER_PORT."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", default=None,
+                        help="a Hub id or local folder visitors may pick (repeatable; the first is the default). "
+                             "Default: $VIT_HYBRID_MODEL (comma-separated), else google/vit-hybrid-base-bit-384, "
+                             "or the bundled model when that is neither cached nor reachable")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--allow-any-model", action="store_true",
+                        help="let visitors type any Hub id or server folder in the page (never on a public Space)")
+    parser.add_argument("--max-models", type=int, default=3, help="models held in memory at once")
+    parser.add_argument("--queue-size", type=int, default=QUEUE_SIZE,
+                        help="requests that may wait; beyond it a visitor is told the app is busy and to retry")
+    return parser.parse_args(argv)
+
+
+def make_store(args: argparse.Namespace) -> tuple[ModelStore, str, str | None]:
+    """The allowed models (those named plus the bundled one), the default, and a fallback note."""
+    named = args.model or [m.strip() for m in os.environ.get("VIT_HYBRID_MODEL", "").split(",") if m.strip()]
+    note = None
+    if not named:
+        source, note = choose_default(BUNDLED, DEFAULT_MODEL)
+        named = [source]
+    sources = {BUNDLED_NAME if Path(m).resolve() == BUNDLED else m: m for m in named}
+    sources.setdefault(BUNDLED_NAME, str(BUNDLED))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    store = ModelStore(sources, capacity=args.max_models, device=device, allow_any=args.allow_any_model)
+    default = next(iter(sources))
+    try:
+        store.get(default)  # load before serving, so the first visitor does not wait for it
+    except ModelLoadError as err:
+        note = f"{err} Showing the bundled model instead."
+        default = BUNDLED_NAME
+        store.get(default)
+    return store, default, note
