@@ -21,8 +21,8 @@ from explorer.paths import EXAMPLES
 from explorer.store import ModelStore
 from explorer.upload import MAX_FILE_SIZE, ImageUpload
 
-SHOWN = "state predictions overlay caption seen json_download class_index layer head stage status drawn".split()
-DRAWN = ["state", "overlay", "caption", "status", "drawn", "json_download"]  # what a redraw updates
+SHOWN = "state predictions overlay caption seen json_download png_download gallery class_index layer head stage status model current_model".split()
+DRAWN = ["overlay", "caption", "status", "json_download"]  # what a redraw updates
 GALLERY_CONTROLS = ("method", "head", "fusion", "colormap", "opacity")  # what the layer gallery depends on
 
 
@@ -39,8 +39,9 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         )
         if note:
             gr.Markdown(h.message(note), elem_id="fallback_note")
-        page.add("state", gr.State(None, time_to_live=3600))  # the visitor's analysis, kept an hour after its last use
-        page.add("drawn", gr.State(None, time_to_live=3600))  # the overlay on show, for the PNG download
+        page.add(
+            "state", gr.State(None, time_to_live=3600)
+        )  # the visitor's `Visit`, kept an hour after its last request
         page.add("current_model", gr.State(default))
         with gr.Row():
             with gr.Column(scale=1):
@@ -106,16 +107,20 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
             trigger_mode="always_last",
             api_visibility="undocumented",
         )
-        switched = model.input(**page.bind(h.on_model, ["current_model", "model", "status"]), **model_group)
-        for trigger in (image.change, view.input, switched.then):
-            trigger(**page.bind(h.on_image, SHOWN), **model_group).then(
-                **page.bind(h.on_gallery, ["gallery"]), **render_group
-            ).then(**page.bind(h.on_png, ["png_download", "drawn"]), **render_group)
+        # A request is recorded at once (so that a stream for an older one stops), then streamed.
+        requested = gr.on(
+            [image.change, view.input, model.input],
+            **page.bind(h.on_request, ["state"]),
+            queue=False,
+            trigger_mode="multiple",
+            api_visibility="undocumented",
+        )
+        requested.then(**page.bind(h.on_image, SHOWN), trigger_mode="multiple", **model_group)
         for name in CONTROL_NAMES:  # sliders on any change; the others on the visitor's input only
             control = page.parts[name]
             event = control.change if isinstance(control, gr.Slider) else control.input
             event(**page.bind(h.on_control, DRAWN), **render_group).then(
-                **page.bind(h.on_png, ["png_download", "drawn"]), **render_group
+                **page.bind(h.on_png, ["png_download"]), **render_group
             )
             if name in GALLERY_CONTROLS:
                 event(**page.bind(h.on_gallery, ["gallery"]), **render_group)

@@ -111,6 +111,64 @@ def class_maps(
     return ClassMaps(index, model.config.id2label.get(index, str(index)), float(probabilities[index]), values)
 
 
+class Steps:
+    """One image's explanation built in steps from one kept forward pass, for a page that shows the
+    predictions and the maps that need no gradient first, then each class's maps as they come.
+
+    `explanation` holds what is done so far; `pending` the top-k classes still to explain, in
+    order. `add(index)` adds one class with one activation-only backward from the kept pass (any
+    class: a top-k one is taken off `pending`); `close()` frees the pass's graph.
+    """
+
+    def __init__(
+        self,
+        model: ViTHybridForImageClassification,
+        pixel_values: torch.Tensor,
+        geometry: CropGeometry,
+        view: str,
+        *,
+        top_k: int = 5,
+        explained: int | None = None,
+        fusions: tuple[str, ...] = FUSIONS,
+        discard: float = DISCARD,
+        autocast: torch.dtype | None = None,
+    ) -> None:
+        top_k = max(1, min(top_k, model.config.num_labels))
+        explained = top_k if explained is None else max(0, min(explained, top_k))
+        self.model = model
+        self._forward = ForwardPass(model, pixel_values, explained > 0, fusions, discard, autocast)
+        self.probabilities = self._forward.logits[0].float().softmax(-1).cpu()
+        top = self.probabilities.topk(top_k)
+        self.pending = top.indices[:explained].tolist()
+        self.explanation = Explanation(
+            predictions=[Prediction(i, model.config.id2label.get(i, str(i)), float(p))
+                         for p, i in zip(top.values, top.indices.tolist())],
+            grid=self._forward.activations.grid,
+            maps=take(method_values(self._forward.activations, None), 0),
+            classes={},
+            geometry=geometry,
+            view=view,
+            pixel_values=pixel_values,
+            stages=model.config.stage_names,
+            layers=model.config.num_hidden_layers,
+            heads=model.config.num_attention_heads,
+            discard=discard,
+        )
+
+    def add(self, index: int) -> ClassMaps:
+        """Explains class `index` (one backward; the graph is freed after the last pending class)."""
+        if index in self.pending:
+            self.pending.remove(index)
+        gradients = self._forward.gradients([index], retain=bool(self.pending))
+        maps = class_maps(self.model, self.probabilities, index, take(method_values(self._forward.activations, gradients), 0))
+        self.explanation = replace(self.explanation, classes={**self.explanation.classes, index: maps})
+        return maps
+
+    def close(self) -> None:
+        """Frees the kept graph (also done by the last pending class)."""
+        self._forward.release()
+
+
 def explain(
     model: ViTHybridForImageClassification,
     image: PIL.Image.Image | np.ndarray,
@@ -122,6 +180,7 @@ def explain(
     max_tokens: int = MAX_TOKENS,
     fusions: tuple[str, ...] = FUSIONS,
     discard: float = DISCARD,
+    autocast: torch.dtype | None = None,
 ) -> Explanation:
     """Predictions and every map for one image, from one forward pass.
 
@@ -136,33 +195,15 @@ def explain(
         view: "crop" (the processor's centre crop) or "whole" (the uncropped image, <= max_tokens).
         fusions, discard: the rollouts to compute (one per head fusion) and the fraction of
             weakest links they discard.
+        autocast: a dtype to run the model in under torch.autocast (bfloat16 on a GPU); None, the
+            default, is float32, the exact path.
     """
     pixel_values, geometry = model_input(image, processor, model.config, view, max_tokens)
-    top_k = max(1, min(top_k, model.config.num_labels))
-    explained = top_k if explained is None else max(0, min(explained, top_k))
-    forward = ForwardPass(model, pixel_values, explained > 0, fusions, discard)
-    probabilities = forward.logits[0].float().softmax(-1).cpu()
-    top = probabilities.topk(top_k)
-    predictions = [
-        Prediction(i, model.config.id2label.get(i, str(i)), float(p)) for p, i in zip(top.values, top.indices.tolist())
-    ]
-    classes = {}
-    for n, index in enumerate(top.indices[:explained].tolist()):
-        gradients = forward.gradients([index], retain=n < explained - 1)
-        classes[index] = class_maps(model, probabilities, index, take(method_values(forward.activations, gradients), 0))
-    return Explanation(
-        predictions=predictions,
-        grid=forward.activations.grid,
-        maps=take(method_values(forward.activations, None), 0),
-        classes=classes,
-        geometry=geometry,
-        view=view,
-        pixel_values=pixel_values,
-        stages=model.config.stage_names,
-        layers=model.config.num_hidden_layers,
-        heads=model.config.num_attention_heads,
-        discard=discard,
-    )
+    steps = Steps(model, pixel_values, geometry, view, top_k=top_k, explained=explained, fusions=fusions,
+                  discard=discard, autocast=autocast)
+    while steps.pending:
+        steps.add(steps.pending[0])
+    return steps.explanation
 
 
 def explain_class(model: ViTHybridForImageClassification, explanation: Explanation, index: int) -> Explanation:

@@ -21,6 +21,9 @@ from .rollout import FUSIONS
 class ForwardPass:
     """The model run once on a batch with attentions and backbone stage maps.
 
+    `autocast` runs the pass (and its backwards) under torch.autocast in that dtype (bfloat16 on
+    a GPU); the maps are float32 either way.
+
     Attributes:
         logits: (B, labels), detached, on the model's device.
         activations: what the maps are computed from (`Activations`), on the model's device.
@@ -33,10 +36,12 @@ class ForwardPass:
         need_gradients: bool = True,
         fusions: tuple[str, ...] = FUSIONS,
         discard: float = DISCARD,
+        autocast: torch.dtype | None = None,
     ) -> None:
         stages = model.config.stage_names
         x = pixel_values.detach().to(model.device, copy=True).requires_grad_(need_gradients)
-        with torch.set_grad_enabled(need_gradients):
+        self._autocast = autocast
+        with torch.set_grad_enabled(need_gradients), self._precision(model.device):
             out = model(x, output_attentions=True, output_backbone_states=True, interpolate_pos_encoding=True)
         maps = out.backbone_hidden_states[1 : len(stages) + 1]  # stage1 ... (the stem is left out)
         grid = model.config.token_grid_for(*pixel_values.shape[-2:])
@@ -50,6 +55,10 @@ class ForwardPass:
             discard=discard,
         )
 
+    def _precision(self, device: torch.device):
+        """bfloat16 (or another dtype) autocast when asked; float32, the exact path, by default."""
+        return torch.autocast(device.type, dtype=self._autocast, enabled=self._autocast is not None)
+
     def gradients(self, indices: Sequence[int], retain: bool = True, stages: Sequence[str] | None = None) -> Gradients:
         """The gradients of logit `indices[b]` of every image b with respect to the stage maps
         (all, or `stages`) and the attention probabilities, from one backward: images are
@@ -61,10 +70,15 @@ class ForwardPass:
         names = list(maps) if stages is None else list(stages)
         index = torch.as_tensor(list(indices), device=logits.device)
         target = logits.gather(1, index[:, None]).sum()
-        grads = torch.autograd.grad(target, [maps[s] for s in names] + list(attentions), retain_graph=retain)
+        with self._precision(logits.device):
+            grads = torch.autograd.grad(target, [maps[s] for s in names] + list(attentions), retain_graph=retain)
         if not retain:
-            self._graph = None
+            self.release()
         return Gradients(
             stages={s: g.float() for s, g in zip(names, grads)},
             attentions=[g.float() for g in grads[len(names) :]],
         )
+
+    def release(self) -> None:
+        """Frees the graph: no backward after this."""
+        self._graph = None

@@ -12,6 +12,8 @@ import numpy as np
 import PIL.Image
 
 from explain import Explanation, MapChoice, explain, explain_class
+from explain.explanation import Steps
+from explain.inputs import model_input
 from explain.overlay import DISPLAY_SIDE
 from explain.render import method_of
 from vit_hybrid.images import load_image
@@ -53,6 +55,25 @@ def analyse(served: ServedModel, source: str, view: str = "crop", top_k: int = T
     with COMPUTE:
         explanation = explain(served.model, image, served.processor, top_k=top_k, view=view)
     return Analysis(served.name, source, view, display_image(image), explanation)
+
+
+def begin(served: ServedModel, source: str, view: str = "crop", top_k: int = TOP_K) -> tuple[Analysis, Steps]:
+    """Decodes the upload (`ImageError` when it is not a usable image) and runs the one forward
+    pass: the analysis with its predictions and gradient-free maps, and the `Steps` that add each
+    class's maps from that pass."""
+    image = load_image(source)
+    pixel_values, geometry = model_input(image, served.processor, served.model.config, view)
+    with COMPUTE:
+        steps = Steps(served.model, pixel_values, geometry, view, top_k=top_k)
+    return Analysis(served.name, source, view, display_image(image), steps.explanation), steps
+
+
+def resume(served: ServedModel, analysis: Analysis, top_k: int = TOP_K) -> Steps:
+    """The `Steps` of an analysis whose stream was stopped: the forward pass run again, so that
+    its pending classes can be added."""
+    explanation = analysis.explanation
+    with COMPUTE:
+        return Steps(served.model, explanation.pixel_values, explanation.geometry, explanation.view, top_k=top_k)
 
 
 def ensure_class(analysis: Analysis, served: Callable[[], ServedModel], choice: MapChoice) -> tuple[Analysis, bool]:

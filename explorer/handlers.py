@@ -5,22 +5,24 @@ Gradio's dict returns; a name left out is left as it is). Tests call them withou
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 
 from explain import METHODS, default_stage
 from explain.metrics import deletion_insertion
 from explain.overlay import mark_crop
-from explain.render import layer_gallery, render, select_map, target_class
+from explain.render import layer_gallery, method_of, render, select_map, target_class
 from vit_hybrid.images import ImageError
 
-from .analysis import COMPUTE, TOP_K, Analysis, analyse, ensure_class
+from .analysis import COMPUTE, TOP_K, Analysis, analyse, begin, ensure_class, resume
 from .controls import MEAN_OF_HEADS, Controls
 from .downloads import analysis_record, write_json, write_png
 from .plots import faithfulness_plot
 from .store import ModelLoadError, ModelStore
+from .visit import Visit
 
 Updates = dict[str, Any]
 FAITHFULNESS_STEPS = 16
@@ -57,103 +59,183 @@ def method_choices() -> list[tuple[str, str]]:
     return [(method.label, name) for name, method in METHODS.items()]
 
 
-def draw(store: ModelStore, analysis: Analysis, controls: Controls) -> tuple[Analysis, Updates]:
-    """The overlay of the chosen map, its caption, and the analysis it was drawn from (with a new
-    class when the chosen one was outside the explained ones: the model runs once more, and the
-    status says so)."""
+def draw(analysis: Analysis, controls: Controls) -> Updates | None:
+    """The overlay of the chosen map and its caption, or None when that map is not computed yet
+    (a class-specific map of a class still pending)."""
     choice = controls.choice(analysis)
-    analysis, ran = ensure_class(analysis, lambda: store.get(analysis.model), choice)
+    if method_of(choice).class_specific and target_class(analysis.explanation, choice) not in analysis.explanation.classes:
+        return None
     image, caption = render(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity)
-    updates = {"overlay": image, "caption": caption, "drawn": image}
-    if ran:
-        label = analysis.explanation.classes[choice.class_index].label
-        updates["status"] = message(f"“{label}” is not among the top {TOP_K}: the model ran once more to explain it.")
-    return analysis, updates
+    return {"overlay": image, "caption": caption}
 
 
-def on_image(store: ModelStore, image: str | None, view: str, current_model: str, state: Analysis | None,
-             controls: Controls) -> Updates:
-    """A new upload, view or model: explain it once, then draw it with the current controls
-    (explaining the new top prediction). A cleared image or one already explained changes nothing."""
-    if image is None or (state is not None and (state.source, state.view, state.model) == (image, view, current_model)):
-        return {}
-    try:
-        analysis = analyse(store.get(current_model), image, view, TOP_K)
-    except (ImageError, ModelLoadError) as err:
-        return {"status": message(str(err), "error")}
-    explanation = analysis.explanation
-    controls = replace(controls, class_index=explanation.predictions[0].index)
-    analysis, drawn = draw(store, analysis, controls)
+def waits_for(analysis: Analysis, controls: Controls, index: int) -> bool:
+    """Whether the chosen map is a class-specific one of class `index`."""
     choice = controls.choice(analysis)
+    return method_of(choice).class_specific and target_class(analysis.explanation, choice) == index
+
+
+def progress_line(visit: Visit) -> str:
+    """How far the stream is: the classes explained out of the top k."""
+    done = len(visit.analysis.explanation.classes)
+    total = done + len(visit.pending)
+    return message(f"Explaining the top {total} classes: {done} of {total} done…")
+
+
+def on_request(state: Visit | None, image: str | None, view: str, model: str) -> Updates:
+    """Records the visitor's latest request (image, view, model) the moment it is made, so that a
+    stream still working on an older one stops at its next step."""
+    visit = state or Visit()
+    visit.wanted = (image, view, model)
+    return {"state": visit}
+
+
+def on_image(store: ModelStore, image: str | None, view: str, model: str, current_model: str, state: Visit | None,
+             controls: Controls) -> Iterator[Updates]:
+    """A new upload, view or model, streamed: the predictions, the crop and the chosen map if it
+    needs no gradient as soon as the forward pass is done; then the top class's maps; then the
+    other top-k classes, one per step. A cleared image changes nothing; the same request again
+    finishes a stream that was stopped; a model that will not load leaves the visitor on theirs."""
+    visit = state or Visit()
+    if model != current_model:
+        try:
+            store.get(model)
+        except ModelLoadError as err:
+            visit.wanted = (image, view, current_model)
+            yield {"model": current_model, "status": message(str(err), "error")}
+            model = current_model
+        else:
+            yield {"current_model": model, "status": message(f"Now using {model}.")}
+    if image is None:
+        return
+    request = (image, view, model)
+    visit.wanted = request
+    analysis = visit.analysis
+    try:
+        served = store.get(model)
+        if analysis is not None and (analysis.source, analysis.view, analysis.model) == request:
+            if not visit.pending:
+                return  # already explained: keep what the page shows
+            steps = resume(served, analysis)
+        else:
+            analysis, steps = begin(served, image, view)
+            visit.begin(analysis, steps.pending)
+            yield first_message(store, visit, analysis, controls)
+    except (ImageError, ModelLoadError) as err:
+        yield {"status": message(str(err), "error")}
+        return
+    first = True
+    try:
+        while visit.wanted == request and (index := visit.next_class()) is not None:
+            with COMPUTE:
+                maps = steps.add(index)
+            analysis = visit.add(analysis, maps)
+            if analysis is None or visit.wanted != request:
+                return  # a newer request: nothing more for this image
+            drawn = draw(analysis, visit.controls) if waits_for(analysis, visit.controls, index) else None
+            yield {"status": progress_line(visit), **shown(visit, drawn)}
+            if first and visit.wanted == request:  # the gallery once the first class is shown
+                yield on_gallery(visit, visit.controls)
+                first = False
+    finally:
+        steps.close()
+    if visit.wanted == request:
+        yield {"status": message(f"Explained with {model} ({analysis.explanation.grid[0]}×{analysis.explanation.grid[1]} tokens)."),
+               "json_download": write_json(visit.analysis), **on_png(visit)}
+
+
+def first_message(store: ModelStore, visit: Visit, analysis: Analysis, controls: Controls) -> Updates:
+    """What the page shows as soon as the forward pass is done, and the controls fitted to it."""
+    explanation = analysis.explanation
+    visit.controls = replace(controls, class_index=explanation.predictions[0].index)
+    choice = visit.controls.choice(analysis)
     return {
-        **drawn,
-        "state": analysis,
+        **shown(visit, draw(analysis, visit.controls)),
+        "state": visit,
         "predictions": labels(analysis),
         "seen": mark_crop(analysis.image, explanation.geometry),
-        "json_download": write_json(analysis),
         "class_index": gr.update(choices=class_choices(store, analysis), value=choice.class_index),
         "layer": gr.update(maximum=explanation.layers, value=choice.layer),
         "head": gr.update(choices=head_choices(explanation.heads), value=MEAN_OF_HEADS if choice.head is None else choice.head),
         "stage": gr.update(choices=list(explanation.stages), value=choice.stage or default_stage(explanation.stages)),
-        "status": message(f"Explained with {current_model} ({explanation.grid[0]}×{explanation.grid[1]} tokens)."),
+        "status": progress_line(visit),
     }
 
 
-def on_control(store: ModelStore, state: Analysis | None, controls: Controls) -> Updates:
-    """Redraws the overlay from the stored analysis. The state (and the JSON download) is sent
-    back only when a new class was computed, so a redraw that ends after a new upload's analysis
-    cannot put the old picture back; the status line is left alone unless the model had to run
-    or the map cannot be drawn."""
-    if state is None:
+def shown(visit: Visit, drawn: Updates | None) -> Updates:
+    """A drawn overlay's updates, remembered as the one on screen (for the PNG download)."""
+    if drawn is None:
         return {}
+    visit.shown = drawn["overlay"]
+    return drawn
+
+
+def on_control(store: ModelStore, state: Visit | None, controls: Controls) -> Updates:
+    """Redraws the overlay from what is computed. A top-k class not explained yet is moved to the
+    front of the stream (its map is drawn when it arrives); a class outside the top k takes one
+    more pass, and the status says so; nothing is drawn over an image that has been replaced."""
+    if state is None or state.analysis is None:
+        return {}
+    visit, analysis = state, state.analysis
+    visit.controls = controls
+    choice = controls.choice(analysis)
+    index = target_class(analysis.explanation, choice)
+    note = None
     try:
-        updated, drawn = draw(store, state, controls)
+        if method_of(choice).class_specific and index not in analysis.explanation.classes:
+            label = store.get(analysis.model).model.config.id2label.get(index, str(index))
+            if visit.prefer(index):
+                return {"status": message(f"“{label}” is explained next; its map appears in a moment.")}
+            analysis, _ = ensure_class(analysis, lambda: store.get(analysis.model), choice)
+            analysis = visit.merge(analysis, analysis.explanation.classes, analysis.explanation.extra_passes)
+            if analysis is None:
+                return {}
+            note = message(f"“{label}” is not among the top {TOP_K}: the model ran once more to explain it.")
+        drawn = draw(analysis, controls)
     except (ValueError, KeyError, ModelLoadError) as err:
         return {"status": message(f"That map cannot be drawn ({err}).", "error")}
-    if updated is state:
-        return drawn
-    return {**drawn, "state": updated, "json_download": write_json(updated)}
+    if visit.analysis is None or visit.analysis.explanation.pixel_values is not analysis.explanation.pixel_values:
+        return {}  # a new image arrived meanwhile
+    updates = shown(visit, drawn)
+    if note:
+        updates["status"] = note
+        if not visit.pending:
+            updates["json_download"] = write_json(visit.analysis)
+    return updates
 
 
-def on_gallery(state: Analysis | None, controls: Controls) -> Updates:
+def on_gallery(state: Visit | None, controls: Controls) -> Updates:
     """Every layer of the chosen method's gallery method, side by side."""
-    if state is None:
+    if state is None or state.analysis is None:
         return {}
-    choice = controls.choice(state)
+    analysis = state.analysis
+    choice = controls.choice(analysis)
     method = METHODS[METHODS[choice.method].gallery]
-    pictures = layer_gallery(state.image, state.explanation, choice, controls.colormap, controls.opacity)
+    pictures = layer_gallery(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity)
     return {"gallery": gr.update(value=[(img, f"layer {i}") for i, (img, _) in enumerate(pictures, 1)],
                                  label=f"{method.title}, layer by layer")}
 
 
-def on_png(drawn: Any) -> Updates:
-    """The map just shown as a PNG download, written after it is shown (PNG encoding is the slow
-    part of a redraw, so the page shows a JPEG first). Empties `drawn`, so that a step that drew
-    nothing new writes nothing."""
-    if drawn is None:
+def on_png(state: Visit | None) -> Updates:
+    """The map on screen as a PNG download, written after it is shown (PNG encoding is the slow
+    part of a redraw, so the page shows a JPEG first), once per drawing."""
+    if state is None or state.shown is None:
         return {}
-    return {"png_download": write_png(drawn), "drawn": None}
+    image, state.shown = state.shown, None
+    return {"png_download": write_png(image)}
 
 
-def on_model(store: ModelStore, model: str, current_model: str) -> Updates:
-    """Switches this visitor's model; one that fails to load leaves them on their current one."""
-    try:
-        store.get(model)
-    except ModelLoadError as err:
-        return {"model": current_model, "status": message(str(err), "error")}
-    return {"current_model": model, "status": message(f"Now using {model}.")}
-
-
-def on_measure(store: ModelStore, state: Analysis | None, controls: Controls,
+def on_measure(store: ModelStore, state: Visit | None, controls: Controls,
                progress: Callable[..., Any] = lambda *a, **k: None) -> Updates:
     """Deletion and insertion curves of the current map against a random order, with progress."""
-    if state is None:
+    if state is None or state.analysis is None:
         return {"measure_note": message("Upload an image first.", "error")}
-    choice = controls.choice(state)
-    served = store.get(state.model)
-    state, _ = ensure_class(state, lambda: served, choice)
-    values, caption = select_map(state.explanation, choice)
-    index = target_class(state.explanation, choice)
+    analysis = state.analysis
+    choice = controls.choice(analysis)
+    served = store.get(analysis.model)
+    analysis, _ = ensure_class(analysis, lambda: served, choice)
+    values, caption = select_map(analysis.explanation, choice)
+    index = target_class(analysis.explanation, choice)
     total, done = 4 * (FAITHFULNESS_STEPS + 1), [0]
 
     def tick(count: int) -> None:
@@ -161,7 +243,7 @@ def on_measure(store: ModelStore, state: Analysis | None, controls: Controls,
         progress((done[0], total), desc="scoring images with pixels deleted and inserted")
 
     with COMPUTE:
-        result = deletion_insertion(served.model, state.explanation.pixel_values, values, index,
+        result = deletion_insertion(served.model, analysis.explanation.pixel_values, values, index,
                                     steps=FAITHFULNESS_STEPS, progress=tick)
     label = served.model.config.id2label.get(index, str(index))
     return {

@@ -65,6 +65,7 @@ class Page:
         if inspect.isgeneratorfunction(handler):
 
             def run(*values):
+                yield to_gradio({})  # a generator that yields nothing would make Gradio empty every output
                 for updates in handler(**arguments(values)):
                     yield to_gradio(updates)
         else:

@@ -112,7 +112,7 @@ def test_a_hand_made_request_for_another_model_is_refused(app_url, name):
     with pytest.raises(Exception, match="not in the list of choices"):
         client.predict(gradio_client.handle_file(str(EXAMPLES / "coffee.jpg")), name, "crop", api_name="/explain")
     with pytest.raises(Exception, match="not in the list of choices"):
-        client.predict(name, api_name="/on_model")
+        client.predict(None, "crop", name, "rollout", 4, -1, "mean", "stage2", None, "inferno", 0.6, api_name="/on_image")
 
 
 @pytest.mark.parametrize("path", ["/monitoring", "/monitoring/summary", "/gradio_api/vibe-code"])
