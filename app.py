@@ -21,9 +21,15 @@ from explorer.paths import EXAMPLES
 from explorer.store import ModelStore
 from explorer.upload import MAX_FILE_SIZE, ImageUpload
 
-SHOWN = "state predictions overlay caption seen json_download png_download gallery class_index layer head stage status model current_model".split()
+SHOWN = (
+    "state predictions overlay caption seen json_download png_download gallery class_index layer head stage "
+    "status model current_model"
+).split()  # what a request's stream updates
 DRAWN = ["overlay", "caption", "status", "json_download"]  # what a redraw updates
 GALLERY_CONTROLS = ("method", "head", "fusion", "colormap", "opacity")  # what the layer gallery depends on
+HIDDEN = {"api_visibility": "undocumented"}  # the page's own events: callable, not on the API page (/explain is)
+MODEL = {"concurrency_id": "model", **HIDDEN}  # model work: one at a time, the CPU's cores all used by one
+REDRAW = {"concurrency_id": "render", "concurrency_limit": 2, "show_progress": "hidden", "trigger_mode": "always_last"}
 
 
 def build(store: ModelStore, default: str, note: str | None = None, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
@@ -39,15 +45,12 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         )
         if note:
             gr.Markdown(h.message(note), elem_id="fallback_note")
-        page.add(
-            "state", gr.State(None, time_to_live=3600)
-        )  # the visitor's `Visit`, kept an hour after its last request
+        page.add("state", gr.State(None, time_to_live=3600))  # the visitor's Visit, kept an hour after its last use
         page.add("current_model", gr.State(default))
         with gr.Row():
             with gr.Column(scale=1):
-                image = ImageUpload(
-                    label="Image", type="filepath", sources=["upload", "webcam", "clipboard"], elem_id="image"
-                )
+                sources = ["upload", "webcam", "clipboard"]
+                image = ImageUpload(label="Image", type="filepath", sources=sources, elem_id="image")
                 model = gr.Dropdown(
                     store.names, value=default, label="Model", allow_custom_value=store.allow_any, elem_id="model"
                 )
@@ -55,12 +58,8 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
                 view = gr.Radio(views, value="crop", label="View", elem_id="view")
                 gr.Markdown(elem_id="status")
                 gr.Label(num_top_classes=TOP_K, label="Top predictions", elem_id="predictions")
-                gr.Image(
-                    label="The region the model saw (the rest is dimmed)",
-                    interactive=False,
-                    format="jpeg",
-                    elem_id="seen",
-                )
+                seen = "The region the model saw (the rest is dimmed)"
+                gr.Image(label=seen, interactive=False, format="jpeg", elem_id="seen")
             with gr.Column(scale=2):
                 gr.Image(label="Map over the image", interactive=False, format="jpeg", elem_id="overlay")
                 gr.Markdown(elem_id="caption")
@@ -74,13 +73,8 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
                     gr.Dropdown(heads, value=MEAN_OF_HEADS, label="Head (raw attention)", elem_id="head")
                     gr.Radio(list(FUSIONS), value="mean", label="Head fusion (rollout)", elem_id="fusion")
                 with gr.Row():
-                    stages = list(config.stage_names)
-                    gr.Radio(
-                        stages,
-                        value=default_stage(config.stage_names),
-                        label="Backbone stage (Grad-CAM, LayerCAM)",
-                        elem_id="stage",
-                    )
+                    stage, stages = default_stage(config.stage_names), list(config.stage_names)
+                    gr.Radio(stages, value=stage, label="Backbone stage (Grad-CAM, LayerCAM)", elem_id="stage")
                     gr.Dropdown([], label="Class to explain (class-specific maps)", elem_id="class_index")
                 with gr.Row():
                     gr.Dropdown(list(COLORMAPS), value=COLORMAPS[0], label="Colormap", elem_id="colormap")
@@ -98,33 +92,22 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         gr.JSON(visible=False, elem_id="record")
         page.collect(demo)
 
-        # The page's own events stay out of the API page (callable, undocumented); /explain is the API.
-        model_group = dict(concurrency_id="model", api_visibility="undocumented")
-        render_group = dict(
-            concurrency_id="render",
-            concurrency_limit=2,
-            show_progress="hidden",
-            trigger_mode="always_last",
-            api_visibility="undocumented",
-        )
         # A request is recorded at once (so that a stream for an older one stops), then streamed.
+        triggers = [image.change, view.input, model.input]
         requested = gr.on(
-            [image.change, view.input, model.input],
-            **page.bind(h.on_request, ["state"]),
-            queue=False,
-            trigger_mode="multiple",
-            api_visibility="undocumented",
+            triggers, **page.bind(h.on_request, ["state"]), queue=False, trigger_mode="multiple", **HIDDEN
         )
-        requested.then(**page.bind(h.on_image, SHOWN), trigger_mode="multiple", **model_group)
+        progress = {"show_progress": "minimal", "show_progress_on": page.parts["status"]}
+        requested.then(**page.bind(h.on_image, SHOWN), trigger_mode="multiple", **progress, **MODEL)
         for name in CONTROL_NAMES:  # sliders on any change; the others on the visitor's input only
             control = page.parts[name]
             event = control.change if isinstance(control, gr.Slider) else control.input
-            event(**page.bind(h.on_control, DRAWN), **render_group).then(
-                **page.bind(h.on_png, ["png_download"]), **render_group
+            event(**page.bind(h.on_control, DRAWN), **REDRAW, **HIDDEN).then(
+                **page.bind(h.on_png, ["png_download"]), **REDRAW, **HIDDEN
             )
             if name in GALLERY_CONTROLS:
-                event(**page.bind(h.on_gallery, ["gallery"]), **render_group)
-        measure.click(**page.bind(h.on_measure, ["curves", "measure_note"]), **model_group)
+                event(**page.bind(h.on_gallery, ["gallery"]), **REDRAW, **HIDDEN)
+        measure.click(**page.bind(h.on_measure, ["curves", "measure_note"]), **MODEL)
         gr.Button(visible=False).click(
             **page.bind(h.on_explain, ["record"]), api_name="explain", concurrency_id="model"
         )
@@ -137,11 +120,8 @@ if __name__ == "__main__":
     model_store, default_model, fallback_note = make_store(arguments)
     if fallback_note:
         print(fallback_note, flush=True)
-    monitoring = dict(enable_monitoring=False)  # Gradio's /monitoring pages would show every visitor's events
-    build(model_store, default_model, fallback_note, arguments.queue_size).launch(
-        server_name=arguments.host,
-        server_port=arguments.port,
-        max_file_size=MAX_FILE_SIZE,
-        show_error=True,
-        **monitoring,
+    private = {"enable_monitoring": False}  # Gradio's /monitoring pages would show every visitor's events
+    demo = build(model_store, default_model, fallback_note, arguments.queue_size)
+    demo.launch(
+        server_name=arguments.host, server_port=arguments.port, max_file_size=MAX_FILE_SIZE, show_error=True, **private
     )

@@ -1,13 +1,14 @@
 """Fixtures shared by the tests: the small reference-saved model and its processor, the bundled
-model, and the real app started offline. Helpers live in `helpers.py`."""
+model, the real app started offline, and Chromium. Helpers live in `helpers.py` and `browser.py`."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from browser import chromium_path
 from helpers import BUNDLED, MODELS
 
-from explorer.server import offline_env, running_app
+from explorer.server import CHROMIUM_FLAGS, offline_env, running_app
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
 
@@ -42,3 +43,15 @@ def app_url(tmp_path_factory) -> str:
     with running_app([], offline_env(root / "hub", GRADIO_TEMP_DIR=str(root / "gradio")), root / "app.log") as url:
         url.temp_dir = root / "gradio"  # where Gradio keeps uploads
         yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, driven by Playwright, for the whole session."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -6,47 +6,16 @@ The screenshots are saved under $TEST_ARTIFACTS (default: test-artifacts/).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from browser import ARTIFACTS, TIMEOUT_MS, open_page, upload
 from helpers import EXAMPLES
 
 from explain import METHODS
-from explorer.server import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
-TIMEOUT_MS = 60_000
-
-
-def chromium_path() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium package)")
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def open_page(browser, url: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1800})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url, wait_until="domcontentloaded")
-    page.locator("#image").wait_for()
-    return page
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +26,6 @@ def page(browser, app_url):
 def overlay_bytes(page) -> bytes:
     src = page.locator("#overlay img").get_attribute("src")
     return page.request.get(src).body()
-
-
-def upload(page, path: Path) -> None:
-    page.locator("#image input[type=file]").set_input_files(str(path))
 
 
 def upload_and_wait(page, path: Path, top: str) -> None:

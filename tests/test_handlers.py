@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import BUNDLED, EXAMPLES, MODELS, SHAPES, load_photo
 
 from explain import MapChoice, explain
 from explain.render import render
@@ -14,7 +15,6 @@ from explorer import handlers
 from explorer.controls import Controls
 from explorer.store import ModelStore
 from explorer.visit import Visit
-from helpers import BUNDLED, EXAMPLES, MODELS, SHAPES, load_photo
 
 STAR = str(EXAMPLES / "scene-star.png")
 
