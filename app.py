@@ -82,7 +82,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
                 with gr.Row():
                     gr.DownloadButton("This map (PNG)", value=None, elem_id="png_download")
                     gr.DownloadButton("All numbers and maps (JSON)", value=None, elem_id="json_download")
-                gr.Gallery(label="Layer by layer", columns=6, height="auto", elem_id="gallery")
+                gr.Gallery(label="Layer by layer", columns=6, height="auto", format="jpeg", elem_id="gallery")
                 with gr.Accordion("Measure faithfulness", open=False, elem_id="faithfulness"):
                     measure = gr.Button("Measure faithfulness of the current map", elem_id="measure")
                     gr.Image(label="Deletion and insertion curves", interactive=False, elem_id="curves")

@@ -40,6 +40,18 @@ def method_values(activations: Activations, gradients: Gradients | None) -> dict
         return {m.name: m.compute(activations, gradients) for m in METHODS.values() if m.class_specific == specific}
 
 
+def merge_maps(maps: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Method values with more merged in: a dict value (one map per fusion or stage) gains the keys
+    it lacks; anything already there is kept."""
+    merged = dict(maps)
+    for name, value in more.items():
+        if name not in merged:
+            merged[name] = value
+        elif isinstance(value, dict):
+            merged[name] = {**merged[name], **{k: v for k, v in value.items() if k not in merged[name]}}
+    return merged
+
+
 class _Maps:
     """Reads a method's stored value as an attribute: `explanation.rollout`, `maps.gradcam`."""
 
@@ -163,6 +175,16 @@ class Steps:
         maps = class_maps(self.model, self.probabilities, index, take(method_values(self._forward.activations, gradients), 0))
         self.explanation = replace(self.explanation, classes={**self.explanation.classes, index: maps})
         return maps
+
+    def add_fusions(self, fusions: tuple[str, ...]) -> dict[str, Any]:
+        """Computes rollout for more head fusions from the kept attentions (the first message
+        needs only the one on screen); returns the maps with them merged in."""
+        activations = self._forward.activations
+        extra = tuple(f for f in fusions if f not in activations.fusions)
+        self._forward.activations = replace(activations, fusions=activations.fusions + extra)
+        values = take(method_values(replace(activations, fusions=extra), None), 0) if extra else {}
+        self.explanation = replace(self.explanation, maps=merge_maps(self.explanation.maps, values))
+        return self.explanation.maps
 
     def close(self) -> None:
         """Frees the kept graph (also done by the last pending class)."""

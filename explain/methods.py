@@ -169,7 +169,8 @@ def _rollouts(activations: Activations, _: Gradients | None) -> dict[str, torch.
 
 def _read_rollout(value: dict[str, torch.Tensor], choice: MapChoice, explanation: Explanation) -> tuple[torch.Tensor, str]:
     if choice.fusion not in value:
-        raise ValueError(f"no rollout with {choice.fusion!r} fusion; computed: {', '.join(value)}")
+        kind = KeyError if choice.fusion in FUSIONS else ValueError  # a fusion not computed yet, or none at all
+        raise kind(f"no rollout with {choice.fusion!r} fusion; computed: {', '.join(value)}")
     layers = len(value[choice.fusion])
     layer = _layer(choice, layers)
     caption = f"rollout up to layer {layer}/{layers}, {choice.fusion} of heads, discard {explanation.discard:g}"

@@ -40,8 +40,9 @@ def select_map(explanation: Explanation, choice: MapChoice) -> tuple[torch.Tenso
 
     Raises:
         ValueError: an unknown method, fusion or stage, or a layer or head out of range.
-        KeyError: a class-specific map of a class the explanation has not computed (add it with
-            `explain_class`).
+        KeyError: a map that exists but is not computed: a class-specific map of a class the
+            explanation has not explained (add it with `explain_class`), or a head fusion the
+            rollout was not computed for.
     """
     method = method_of(choice)
     if not method.class_specific:

@@ -57,14 +57,16 @@ def analyse(served: ServedModel, source: str, view: str = "crop", top_k: int = T
     return Analysis(served.name, source, view, display_image(image), explanation)
 
 
-def begin(served: ServedModel, source: str, view: str = "crop", top_k: int = TOP_K) -> tuple[Analysis, Steps]:
+def begin(served: ServedModel, source: str, view: str = "crop", fusion: str = "mean", top_k: int = TOP_K
+          ) -> tuple[Analysis, Steps]:
     """Decodes the upload (`ImageError` when it is not a usable image) and runs the one forward
-    pass: the analysis with its predictions and gradient-free maps, and the `Steps` that add each
-    class's maps from that pass."""
+    pass: the analysis with its predictions and gradient-free maps (rollout with the `fusion` on
+    screen; `Steps.add_fusions` adds the others), and the `Steps` that add each class's maps from
+    that pass."""
     image = load_image(source)
     pixel_values, geometry = model_input(image, served.processor, served.model.config, view)
     with COMPUTE:
-        steps = Steps(served.model, pixel_values, geometry, view, top_k=top_k)
+        steps = Steps(served.model, pixel_values, geometry, view, top_k=top_k, fusions=(fusion,))
     return Analysis(served.name, source, view, display_image(image), steps.explanation), steps
 
 

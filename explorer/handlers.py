@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from explain import METHODS, default_stage
+from explain.rollout import FUSIONS
 from explain.metrics import deletion_insertion
 from explain.overlay import mark_crop
 from explain.render import layer_gallery, method_of, render, select_map, target_class
@@ -61,18 +62,28 @@ def method_choices() -> list[tuple[str, str]]:
 
 def draw(analysis: Analysis, controls: Controls) -> Updates | None:
     """The overlay of the chosen map and its caption, or None when that map is not computed yet
-    (a class-specific map of a class still pending)."""
-    choice = controls.choice(analysis)
-    if method_of(choice).class_specific and target_class(analysis.explanation, choice) not in analysis.explanation.classes:
+    (a class still pending, or a head fusion the stream adds after the first class)."""
+    try:
+        image, caption = render(analysis.image, analysis.explanation, controls.choice(analysis), controls.colormap,
+                                controls.opacity)
+    except KeyError:
         return None
-    image, caption = render(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity)
     return {"overlay": image, "caption": caption}
 
 
-def waits_for(analysis: Analysis, controls: Controls, index: int) -> bool:
-    """Whether the chosen map is a class-specific one of class `index`."""
-    choice = controls.choice(analysis)
-    return method_of(choice).class_specific and target_class(analysis.explanation, choice) == index
+def shown(visit: Visit, drawn: Updates | None) -> Updates:
+    """A drawn overlay's updates, remembered as the one on screen (for the PNG download); when
+    there is none, the visit waits for the stream to draw it."""
+    visit.waiting = drawn is None
+    if drawn is None:
+        return {}
+    visit.shown = drawn["overlay"]
+    return drawn
+
+
+def redraw_if_waiting(visit: Visit) -> Updates:
+    """The chosen map, if the page was waiting for it and it is computed now."""
+    return shown(visit, draw(visit.analysis, visit.controls)) if visit.waiting else {}
 
 
 def progress_line(visit: Visit) -> str:
@@ -118,7 +129,7 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
                 return  # already explained: keep what the page shows
             steps = resume(served, analysis)
         else:
-            analysis, steps = begin(served, image, view)
+            analysis, steps = begin(served, image, view, controls.fusion if controls.fusion in FUSIONS else FUSIONS[0])
             visit.begin(analysis, steps.pending)
             yield first_message(store, visit, analysis, controls)
     except (ImageError, ModelLoadError) as err:
@@ -132,15 +143,17 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
             analysis = visit.add(analysis, maps)
             if analysis is None or visit.wanted != request:
                 return  # a newer request: nothing more for this image
-            drawn = draw(analysis, visit.controls) if waits_for(analysis, visit.controls, index) else None
-            yield {"status": progress_line(visit), **shown(visit, drawn)}
-            if first and visit.wanted == request:  # the gallery once the first class is shown
-                yield on_gallery(visit, visit.controls)
+            yield {"status": progress_line(visit), **redraw_if_waiting(visit)}
+            if first and visit.wanted == request:  # once the first class is shown: the other fusions, the gallery
+                with COMPUTE:
+                    analysis = visit.add_maps(analysis, steps.add_fusions(FUSIONS)) or analysis
+                yield {**redraw_if_waiting(visit), **on_gallery(visit, visit.controls)}
                 first = False
     finally:
         steps.close()
     if visit.wanted == request:
-        yield {"status": message(f"Explained with {model} ({analysis.explanation.grid[0]}×{analysis.explanation.grid[1]} tokens)."),
+        grid = analysis.explanation.grid
+        yield {"status": message(f"Explained with {model} ({grid[0]}×{grid[1]} tokens)."),
                "json_download": write_json(visit.analysis), **on_png(visit)}
 
 
@@ -162,36 +175,32 @@ def first_message(store: ModelStore, visit: Visit, analysis: Analysis, controls:
     }
 
 
-def shown(visit: Visit, drawn: Updates | None) -> Updates:
-    """A drawn overlay's updates, remembered as the one on screen (for the PNG download)."""
-    if drawn is None:
-        return {}
-    visit.shown = drawn["overlay"]
-    return drawn
-
-
 def on_control(store: ModelStore, state: Visit | None, controls: Controls) -> Updates:
-    """Redraws the overlay from what is computed. A top-k class not explained yet is moved to the
-    front of the stream (its map is drawn when it arrives); a class outside the top k takes one
-    more pass, and the status says so; nothing is drawn over an image that has been replaced."""
+    """Redraws the overlay from what is computed. A map the stream has not reached yet (a pending
+    top-k class, which moves to the front; another head fusion) is drawn by the stream when it
+    arrives; a class outside the top k takes one more pass, and the status says so; nothing is
+    drawn over an image that has been replaced."""
     if state is None or state.analysis is None:
         return {}
     visit, analysis = state, state.analysis
     visit.controls = controls
-    choice = controls.choice(analysis)
-    index = target_class(analysis.explanation, choice)
-    note = None
     try:
-        if method_of(choice).class_specific and index not in analysis.explanation.classes:
+        choice = controls.choice(analysis)
+        drawn = draw(analysis, controls)
+        note = None
+        if drawn is None:
+            index = target_class(analysis.explanation, choice)
             label = store.get(analysis.model).model.config.id2label.get(index, str(index))
-            if visit.prefer(index):
-                return {"status": message(f"“{label}” is explained next; its map appears in a moment.")}
+            if not method_of(choice).class_specific or visit.prefer(index):
+                visit.waiting = True
+                what = f"“{label}” is explained" if method_of(choice).class_specific else f"Rollout with {choice.fusion} fusion is computed"
+                return {"status": message(f"{what} next; its map appears in a moment.")}
             analysis, _ = ensure_class(analysis, lambda: store.get(analysis.model), choice)
             analysis = visit.merge(analysis, analysis.explanation.classes, analysis.explanation.extra_passes)
             if analysis is None:
                 return {}
+            drawn = draw(analysis, controls)
             note = message(f"“{label}” is not among the top {TOP_K}: the model ran once more to explain it.")
-        drawn = draw(analysis, controls)
     except (ValueError, KeyError, ModelLoadError) as err:
         return {"status": message(f"That map cannot be drawn ({err}).", "error")}
     if visit.analysis is None or visit.analysis.explanation.pixel_values is not analysis.explanation.pixel_values:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from explain import ClassMaps, Explanation
+from explain.explanation import merge_maps
 
 from .analysis import Analysis
 from .controls import Controls
@@ -29,6 +30,7 @@ class Visit:
     pending: its top-k classes still to explain, in the order the stream takes them.
     controls: the map controls the page shows, as last drawn (the stream draws with them too).
     wanted: the latest request; a stream for any other stops.
+    waiting: the chosen map is not computed yet: the stream draws it when it is.
     shown: the overlay on screen not yet written as the PNG download.
     """
 
@@ -36,6 +38,7 @@ class Visit:
     pending: list[int] = field(default_factory=list)
     controls: Controls = field(default_factory=Controls)
     wanted: Request | None = None
+    waiting: bool = False
     shown: np.ndarray | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -74,6 +77,17 @@ class Visit:
             passes = explanation.extra_passes + tuple(i for i in extra_passes if i in added)
             self.analysis = replace(self.analysis, explanation=_with(explanation, added, passes))
             self.pending = [i for i in self.pending if i not in classes]
+            return self.analysis
+
+
+    def add_maps(self, analysis: Analysis, maps: dict) -> Analysis | None:
+        """Merges more of the maps that are not class-specific (rollout's other head fusions) into
+        the image on the page; None when `analysis` is not that image."""
+        with self._lock:
+            if self.analysis is None or not _same_image(self.analysis, analysis):
+                return None
+            explanation = self.analysis.explanation
+            self.analysis = replace(self.analysis, explanation=replace(explanation, maps=merge_maps(explanation.maps, maps)))
             return self.analysis
 
 

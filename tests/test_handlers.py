@@ -134,3 +134,27 @@ def test_a_bad_file_gets_its_message_and_keeps_the_last_result(store, streamed, 
 def test_measuring_before_an_upload_asks_for_one(store):
     assert handlers.on_measure(store, None, Controls()) == {"measure_note": "**⚠️ Upload an image first.**"}
     assert handlers.on_measure(store, Visit(), Controls()) == {"measure_note": "**⚠️ Upload an image first.**"}
+
+
+def test_a_map_chosen_before_it_is_computed_is_drawn_by_the_stream(store):
+    steps = handlers.on_image(store, STAR, "crop", "bundled", "bundled", None, Controls(method="gradcam"))
+    first = next(steps)
+    assert "overlay" not in first and first["predictions"]  # Grad-CAM needs the top class's backward
+    visit = first["state"]
+    waiting = handlers.on_control(store, visit, Controls(fusion="max"))  # rollout's other fusions come later
+    assert waiting == {"status": "**Rollout with max fusion is computed next; its map appears in a moment.**"}
+    rest = list(steps)
+    captions = [m["caption"] for m in rest if "caption" in m]
+    assert captions == ["rollout up to layer 4/4, max of heads, discard 0.9"]
+    served = store.get("bundled")
+    direct = explain(served.model, load_photo("scene-star.png"), served.processor)
+    for fusion in ("mean", "max", "min"):
+        torch.testing.assert_close(visit.analysis.explanation.rollout[fusion], direct.rollout[fusion], atol=1e-6, rtol=0)
+
+
+def test_a_class_specific_map_chosen_before_the_upload_comes_with_the_top_class(store):
+    messages = stream(store, controls=Controls(method="layercam"))
+    drawn = [m for m in messages if "overlay" in m]
+    assert "overlay" not in messages[0] and len(drawn) == 1
+    assert drawn[0]["status"] == "**Explaining the top 5 classes: 1 of 5 done…**"
+    assert drawn[0]["caption"].startswith("LayerCAM on stage2 for “star”")
