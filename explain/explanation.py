@@ -124,20 +124,21 @@ def class_maps(
 
 
 class Steps:
-    """One image's explanation built in steps from one kept forward pass, for a page that shows the
-    predictions and the maps that need no gradient first, then each class's maps as they come.
+    """One image's maps computed in steps from one kept forward pass, as tensors and names only, for
+    a page that shows the predictions and the maps that need no gradient first, then each class's
+    maps as they come.
 
-    `explanation` holds what is done so far; `pending` the top-k classes still to explain, in
-    order. `add(index)` adds one class with one activation-only backward from the kept pass (any
-    class: a top-k one is taken off `pending`); `close()` frees the pass's graph.
+    Attributes:
+        probabilities: the softmax of the logits (labels,), float32 on the CPU.
+        pending: the top-k classes still to explain, in order (`explained` of the `top_k`).
+        maps: method name -> value for the methods that are not class-specific.
+        classes: class index -> method name -> value, for the classes added so far.
     """
 
     def __init__(
         self,
         model: ViTHybridForImageClassification,
         pixel_values: torch.Tensor,
-        geometry: CropGeometry,
-        view: str,
         *,
         top_k: int = 5,
         explained: int | None = None,
@@ -147,34 +148,19 @@ class Steps:
     ) -> None:
         top_k = max(1, min(top_k, model.config.num_labels))
         explained = top_k if explained is None else max(0, min(explained, top_k))
-        self.model = model
         self._forward = ForwardPass(model, pixel_values, explained > 0, fusions, discard, autocast)
         self.probabilities = self._forward.logits[0].float().softmax(-1).cpu()
-        top = self.probabilities.topk(top_k)
-        self.pending = top.indices[:explained].tolist()
-        self.explanation = Explanation(
-            predictions=[Prediction(i, model.config.id2label.get(i, str(i)), float(p))
-                         for p, i in zip(top.values, top.indices.tolist())],
-            grid=self._forward.activations.grid,
-            maps=take(method_values(self._forward.activations, None), 0),
-            classes={},
-            geometry=geometry,
-            view=view,
-            pixel_values=pixel_values,
-            stages=model.config.stage_names,
-            layers=model.config.num_hidden_layers,
-            heads=model.config.num_attention_heads,
-            discard=discard,
-        )
+        self.pending = self.probabilities.topk(top_k).indices[:explained].tolist()
+        self.maps = take(method_values(self._forward.activations, None), 0)
+        self.classes: dict[int, dict[str, Any]] = {}
 
-    def add(self, index: int) -> ClassMaps:
-        """Explains class `index` (one backward; the graph is freed after the last pending class)."""
+    def add(self, index: int) -> dict[str, Any]:
+        """Class `index`'s values (one backward; the graph is freed after the last pending class)."""
         if index in self.pending:
             self.pending.remove(index)
         gradients = self._forward.gradients([index], retain=bool(self.pending))
-        maps = class_maps(self.model, self.probabilities, index, take(method_values(self._forward.activations, gradients), 0))
-        self.explanation = replace(self.explanation, classes={**self.explanation.classes, index: maps})
-        return maps
+        self.classes[index] = take(method_values(self._forward.activations, gradients), 0)
+        return self.classes[index]
 
     def add_fusions(self, fusions: tuple[str, ...]) -> dict[str, Any]:
         """Computes rollout for more head fusions from the kept attentions (the first message
@@ -183,12 +169,65 @@ class Steps:
         extra = tuple(f for f in fusions if f not in activations.fusions)
         self._forward.activations = replace(activations, fusions=activations.fusions + extra)
         values = take(method_values(replace(activations, fusions=extra), None), 0) if extra else {}
-        self.explanation = replace(self.explanation, maps=merge_maps(self.explanation.maps, values))
-        return self.explanation.maps
+        self.maps = merge_maps(self.maps, values)
+        return self.maps
 
     def close(self) -> None:
         """Frees the kept graph (also done by the last pending class)."""
         self._forward.release()
+
+    def tensors(self) -> dict[str, Any]:
+        """What is computed so far, as tensors and names only (picklable: it can come back from a
+        GPU worker): {"probabilities", "maps", "classes"}."""
+        return {"probabilities": self.probabilities, "maps": self.maps, "classes": dict(self.classes)}
+
+
+def assemble(
+    model: ViTHybridForImageClassification,
+    tensors: dict[str, Any],
+    pixel_values: torch.Tensor,
+    geometry: CropGeometry,
+    view: str,
+    *,
+    top_k: int = 5,
+    discard: float = DISCARD,
+) -> Explanation:
+    """The `Explanation` of an image from its `Steps.tensors()`."""
+    probabilities = tensors["probabilities"]
+    top = probabilities.topk(max(1, min(top_k, model.config.num_labels)))
+    return Explanation(
+        predictions=[Prediction(i, model.config.id2label.get(i, str(i)), float(p))
+                     for p, i in zip(top.values, top.indices.tolist())],
+        grid=model.config.token_grid_for(*pixel_values.shape[-2:]),
+        maps=tensors["maps"],
+        classes={i: class_maps(model, probabilities, i, values) for i, values in tensors["classes"].items()},
+        geometry=geometry,
+        view=view,
+        pixel_values=pixel_values,
+        stages=model.config.stage_names,
+        layers=model.config.num_hidden_layers,
+        heads=model.config.num_attention_heads,
+        discard=discard,
+    )
+
+
+def explain_pixels(
+    model: ViTHybridForImageClassification,
+    pixel_values: torch.Tensor,
+    *,
+    top_k: int = 5,
+    explained: int | None = None,
+    fusions: tuple[str, ...] = FUSIONS,
+    discard: float = DISCARD,
+    autocast: torch.dtype | None = None,
+) -> dict[str, Any]:
+    """Every map of one model input (1, C, H, W), as `Steps.tensors()`: the top `explained` of the
+    `top_k` classes explained, one backward each from one forward pass."""
+    steps = Steps(model, pixel_values, top_k=top_k, explained=explained, fusions=fusions, discard=discard,
+                  autocast=autocast)
+    while steps.pending:
+        steps.add(steps.pending[0])
+    return steps.tensors()
 
 
 def explain(
@@ -221,11 +260,9 @@ def explain(
             default, is float32, the exact path.
     """
     pixel_values, geometry = model_input(image, processor, model.config, view, max_tokens)
-    steps = Steps(model, pixel_values, geometry, view, top_k=top_k, explained=explained, fusions=fusions,
-                  discard=discard, autocast=autocast)
-    while steps.pending:
-        steps.add(steps.pending[0])
-    return steps.explanation
+    tensors = explain_pixels(model, pixel_values, top_k=top_k, explained=explained, fusions=fusions, discard=discard,
+                             autocast=autocast)
+    return assemble(model, tensors, pixel_values, geometry, view, top_k=top_k, discard=discard)
 
 
 def explain_class(model: ViTHybridForImageClassification, explanation: Explanation, index: int) -> Explanation:
@@ -235,8 +272,8 @@ def explain_class(model: ViTHybridForImageClassification, explanation: Explanati
         raise ValueError(f"class index must be in [0, {model.config.num_labels}), got {index}")
     if index in explanation.classes:
         return explanation
-    forward = ForwardPass(model, explanation.pixel_values, fusions=(), discard=explanation.discard)
-    probabilities = forward.logits[0].float().softmax(-1).cpu()
-    values = take(method_values(forward.activations, forward.gradients([index], retain=False)), 0)
-    classes = {**explanation.classes, index: class_maps(model, probabilities, index, values)}
+    steps = Steps(model, explanation.pixel_values, top_k=1, fusions=(), discard=explanation.discard)
+    values = steps.add(index)
+    steps.close()
+    classes = {**explanation.classes, index: class_maps(model, steps.probabilities, index, values)}
     return replace(explanation, classes=classes, extra_passes=explanation.extra_passes + (index,))

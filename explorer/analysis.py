@@ -11,13 +11,16 @@ from typing import Callable
 import numpy as np
 import PIL.Image
 
-from explain import Explanation, MapChoice, explain, explain_class
-from explain.explanation import Steps
+from explain import ClassMaps, Explanation, MapChoice, explain_class
+from explain.explanation import Steps, assemble, class_maps, explain_pixels
+from explain.methods import DISCARD
+from explain.rollout import FUSIONS
 from explain.inputs import model_input
 from explain.overlay import DISPLAY_SIDE
 from explain.render import method_of
 from vit_hybrid.images import load_image
 
+from .gpu import ZERO_GPU, explain_on_gpu
 from .store import ServedModel
 
 TOP_K = 5  # predictions shown, and classes explained with every upload
@@ -51,31 +54,45 @@ def display_image(image: PIL.Image.Image) -> np.ndarray:
 def analyse(served: ServedModel, source: str, view: str = "crop", top_k: int = TOP_K) -> Analysis:
     """Decodes the upload (`vit_hybrid.images.ImageError` when it is not a usable image) and
     explains it with one forward pass and one backward per top-k class."""
-    image = load_image(source)
-    with COMPUTE:
-        explanation = explain(served.model, image, served.processor, top_k=top_k, view=view)
-    return Analysis(served.name, source, view, display_image(image), explanation)
+    analysis, _ = begin(served, source, view, top_k=top_k, everything=True)
+    return analysis
 
 
-def begin(served: ServedModel, source: str, view: str = "crop", fusion: str = "mean", top_k: int = TOP_K
-          ) -> tuple[Analysis, Steps]:
+def begin(served: ServedModel, source: str, view: str = "crop", fusion: str = FUSIONS[0], top_k: int = TOP_K,
+          everything: bool = False) -> tuple[Analysis, Steps | None]:
     """Decodes the upload (`ImageError` when it is not a usable image) and runs the one forward
     pass: the analysis with its predictions and gradient-free maps (rollout with the `fusion` on
     screen; `Steps.add_fusions` adds the others), and the `Steps` that add each class's maps from
-    that pass."""
+    that pass. With `everything`, and always on ZeroGPU (one call), every map of the top k comes
+    at once and there are no steps."""
     image = load_image(source)
     pixel_values, geometry = model_input(image, served.processor, served.model.config, view)
-    with COMPUTE:
-        steps = Steps(served.model, pixel_values, geometry, view, top_k=top_k, fusions=(fusion,))
-    return Analysis(served.name, source, view, display_image(image), steps.explanation), steps
+    steps = None
+    if ZERO_GPU:
+        tensors = explain_on_gpu(served.name, pixel_values, top_k, FUSIONS, DISCARD)
+    elif everything:
+        with COMPUTE:
+            tensors = explain_pixels(served.model, pixel_values, top_k=top_k)
+    else:
+        with COMPUTE:
+            steps = Steps(served.model, pixel_values, top_k=top_k, fusions=(fusion,))
+        tensors = steps.tensors()
+    explanation = assemble(served.model, tensors, pixel_values, geometry, view, top_k=top_k)
+    return Analysis(served.name, source, view, display_image(image), explanation), steps
 
 
 def resume(served: ServedModel, analysis: Analysis, top_k: int = TOP_K) -> Steps:
     """The `Steps` of an analysis whose stream was stopped: the forward pass run again, so that
     its pending classes can be added."""
-    explanation = analysis.explanation
     with COMPUTE:
-        return Steps(served.model, explanation.pixel_values, explanation.geometry, explanation.view, top_k=top_k)
+        return Steps(served.model, analysis.explanation.pixel_values, top_k=top_k, fusions=())
+
+
+def add_class(served: ServedModel, steps: Steps, index: int) -> ClassMaps:
+    """One more class's maps from the kept forward pass."""
+    with COMPUTE:
+        values = steps.add(index)
+    return class_maps(served.model, steps.probabilities, index, values)
 
 
 def ensure_class(analysis: Analysis, served: Callable[[], ServedModel], choice: MapChoice) -> tuple[Analysis, bool]:

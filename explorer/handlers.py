@@ -18,7 +18,7 @@ from explain.overlay import mark_crop
 from explain.render import layer_gallery, method_of, render, select_map, target_class
 from vit_hybrid.images import ImageError
 
-from .analysis import COMPUTE, TOP_K, Analysis, analyse, begin, ensure_class, resume
+from .analysis import COMPUTE, TOP_K, Analysis, add_class, analyse, begin, ensure_class, resume
 from .controls import MEAN_OF_HEADS, Controls
 from .downloads import analysis_record, write_json, write_png
 from .plots import faithfulness_plot
@@ -130,7 +130,7 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
             steps = resume(served, analysis)
         else:
             analysis, steps = begin(served, image, view, controls.fusion if controls.fusion in FUSIONS else FUSIONS[0])
-            visit.begin(analysis, steps.pending)
+            visit.begin(analysis, steps.pending if steps else [])
             yield first_message(store, visit, analysis, controls)
     except (ImageError, ModelLoadError) as err:
         yield {"status": message(str(err), "error")}
@@ -138,9 +138,7 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
     first = True
     try:
         while visit.wanted == request and (index := visit.next_class()) is not None:
-            with COMPUTE:
-                maps = steps.add(index)
-            analysis = visit.add(analysis, maps)
+            analysis = visit.add(analysis, add_class(served, steps, index))
             if analysis is None or visit.wanted != request:
                 return  # a newer request: nothing more for this image
             yield {"status": progress_line(visit), **redraw_if_waiting(visit)}
@@ -150,11 +148,13 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
                 yield {**redraw_if_waiting(visit), **on_gallery(visit, visit.controls)}
                 first = False
     finally:
-        steps.close()
+        if steps is not None:
+            steps.close()
     if visit.wanted == request:
         grid = analysis.explanation.grid
+        gallery = on_gallery(visit, visit.controls) if first else {}  # no class step (ZeroGPU): not shown yet
         yield {"status": message(f"Explained with {model} ({grid[0]}×{grid[1]} tokens)."),
-               "json_download": write_json(visit.analysis), **on_png(visit)}
+               "json_download": write_json(visit.analysis), **on_png(visit), **gallery}
 
 
 def first_message(store: ModelStore, visit: Visit, analysis: Analysis, controls: Controls) -> Updates:

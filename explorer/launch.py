@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from .gpu import MODELS, ZERO_GPU
 from .paths import BUNDLED, BUNDLED_NAME
 from .store import DEFAULT_MODEL, ModelLoadError, ModelStore, choose_default
 
@@ -42,7 +43,8 @@ def make_store(args: argparse.Namespace) -> tuple[ModelStore, str, str | None]:
     sources = {BUNDLED_NAME if Path(m).resolve() == BUNDLED else m: m for m in named}
     sources.setdefault(BUNDLED_NAME, str(BUNDLED))
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    store = ModelStore(sources, capacity=args.max_models, device=device, allow_any=args.allow_any_model)
+    capacity = len(sources) if ZERO_GPU else args.max_models  # ZeroGPU's workers read every model from MODELS
+    store = ModelStore(sources, capacity=capacity, device=device, allow_any=args.allow_any_model and not ZERO_GPU)
     default = next(iter(sources))
     try:
         store.get(default)  # load before serving, so the first visitor does not wait for it
@@ -50,4 +52,10 @@ def make_store(args: argparse.Namespace) -> tuple[ModelStore, str, str | None]:
         note = f"{err} Showing the bundled model instead."
         default = BUNDLED_NAME
         store.get(default)
+    if ZERO_GPU:  # every allowed model, at start-up, where the forked GPU workers find them
+        for name in store.names:
+            try:
+                MODELS[name] = store.get(name).model
+            except ModelLoadError as err:
+                print(err, flush=True)
     return store, default, note
