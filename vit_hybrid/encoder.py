@@ -102,6 +102,12 @@ class ViTHybridEmbeddings(nn.Module):
         return self.dropout(embeddings), grid, stage_maps
 
 
+def explicit(output_attentions: bool, head_mask: torch.Tensor | None) -> bool:
+    """Whether attention must compute its probabilities: when they are asked for, or a head_mask
+    varies along the tokens (the fused kernel can only scale each head's output)."""
+    return output_attentions or (head_mask is not None and head_mask.shape[-2:] != (1, 1))
+
+
 class ViTHybridSelfAttention(nn.Module):
     """Multi-head self-attention. (A single fused q/k/v projection was measured slower on CPU.)"""
 
@@ -119,6 +125,29 @@ class ViTHybridSelfAttention(nn.Module):
         batch, length, _ = x.shape  # (B, T, hidden) -> (B, heads, T, d)
         return x.view(batch, length, self.num_attention_heads, self.attention_head_size).transpose(1, 2)
 
+    def _project(self, hidden_states: torch.Tensor, num_queries: int | None) -> tuple[torch.Tensor, ...]:
+        queries = hidden_states if num_queries is None else hidden_states[:, :num_queries]
+        query = self._heads(self.query(queries))  # (B, heads, Q, d)
+        key = self._heads(self.key(hidden_states))  # (B, heads, T, d)
+        return query, key, self._heads(self.value(hidden_states))
+
+    def probabilities(
+        self, hidden_states: torch.Tensor, head_mask: torch.Tensor | None = None, num_queries: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The attention probabilities (B, heads, Q, T), after dropout and head_mask, and the values
+        (B, heads, T, d) they weigh: the first half of the explicit path."""
+        query, key, value = self._project(hidden_states, num_queries)
+        # Scaling the queries (Q x d) rather than the scores (Q x T) saves a pass over the largest
+        # tensor; for d = 64 the scale is a power of two and the values are bit-identical.
+        scores = torch.matmul(query * (1.0 / math.sqrt(self.attention_head_size)), key.transpose(-1, -2))
+        probs = F.dropout(scores.softmax(dim=-1), self.dropout_prob, self.training)
+        return (probs if head_mask is None else probs * head_mask), value
+
+    def context(self, probs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """The probabilities' weighted values, heads joined: (B, Q, hidden)."""
+        context = torch.matmul(probs, value)  # (B, heads, Q, d)
+        return context.transpose(1, 2).reshape(probs.shape[0], probs.shape[2], self.all_head_size)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -132,27 +161,15 @@ class ViTHybridSelfAttention(nn.Module):
         last layer needs the class token alone). head_mask multiplies the probabilities of each
         head, on the fused path too (there it scales each head's context: the same product).
         """
-        queries = hidden_states if num_queries is None else hidden_states[:, :num_queries]
-        query = self._heads(self.query(queries))  # (B, heads, Q, d)
-        key = self._heads(self.key(hidden_states))  # (B, heads, T, d)
-        value = self._heads(self.value(hidden_states))
+        if explicit(output_attentions, head_mask):
+            probs, value = self.probabilities(hidden_states, head_mask, num_queries)
+            return self.context(probs, value), probs
+        query, key, value = self._project(hidden_states, num_queries)
         dropout = self.dropout_prob if self.training else 0.0
-        per_head_mask = head_mask is None or head_mask.shape[-2:] == (1, 1)
-        probs = None
-        if output_attentions or not per_head_mask:
-            # Scaling the queries (Q x d) rather than the scores (Q x T) saves a pass over the largest
-            # tensor; for d = 64 the scale is a power of two and the values are bit-identical.
-            scores = torch.matmul(query * (1.0 / math.sqrt(self.attention_head_size)), key.transpose(-1, -2))
-            probs = F.dropout(scores.softmax(dim=-1), dropout, self.training)  # (B, heads, Q, T)
-            if head_mask is not None:
-                probs = probs * head_mask
-            context = torch.matmul(probs, value)
-        else:
-            context = F.scaled_dot_product_attention(query, key, value, dropout_p=dropout)
-            if head_mask is not None:
-                context = context * head_mask
-        context = context.transpose(1, 2).reshape(query.shape[0], query.shape[2], self.all_head_size)  # (B, Q, hidden)
-        return context, probs
+        context = F.scaled_dot_product_attention(query, key, value, dropout_p=dropout)
+        if head_mask is not None:
+            context = context * head_mask
+        return context.transpose(1, 2).reshape(query.shape[0], query.shape[2], self.all_head_size), None
 
 
 class ViTHybridSelfOutput(nn.Module):
@@ -221,6 +238,22 @@ class ViTHybridLayer(nn.Module):
         self.layernorm_before = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.layernorm_after = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
+    def attend(
+        self, hidden_states: torch.Tensor, head_mask: torch.Tensor | None = None, num_queries: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The explicit path's first half, up to the attention probabilities: (probs, values).
+        Compiled on its own (`vit_hybrid.compile`), it ends where gradients are asked for."""
+        return self.attention.attention.probabilities(self.layernorm_before(hidden_states), head_mask, num_queries)
+
+    def finish(self, hidden_states: torch.Tensor, probs: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """The explicit path's second half: the context, its projection, the residual, the MLP."""
+        attended = self.attention.output(self.attention.attention.context(probs, value))
+        return self.mlp(attended + hidden_states[:, : attended.shape[1]])
+
+    def mlp(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """x + MLP(LN(x))."""
+        return self.output(self.intermediate(self.layernorm_after(hidden_states)), hidden_states)
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -228,12 +261,13 @@ class ViTHybridLayer(nn.Module):
         output_attentions: bool = False,
         num_queries: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Returns the block's output for every token, or for the first `num_queries` tokens."""
-        normed = self.layernorm_before(hidden_states)
-        attended, probs = self.attention(normed, head_mask, output_attentions, num_queries)
-        hidden_states = attended + hidden_states[:, : attended.shape[1]]
-        mlp = self.intermediate(self.layernorm_after(hidden_states))
-        return self.output(mlp, hidden_states), probs
+        """Returns the block's output for every token, or for the first `num_queries` tokens, and
+        the attention probabilities when they are computed (explicitly: see `explicit`)."""
+        if explicit(output_attentions, head_mask):
+            probs, value = self.attend(hidden_states, head_mask, num_queries)
+            return self.finish(hidden_states, probs, value), probs
+        attended, _ = self.attention(self.layernorm_before(hidden_states), head_mask, False, num_queries)
+        return self.mlp(attended + hidden_states[:, : attended.shape[1]]), None
 
 
 class ViTHybridEncoder(nn.Module):
