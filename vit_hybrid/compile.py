@@ -28,6 +28,9 @@ def compile_segments(
     # Every layer compiles the same two functions for its own weights: one graph each, not a recompile
     # to give up on after dynamo's default limit of 8.
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 4 * len(vit.encoder.layer))
+    # Explanations run several backwards from one forward (retain_graph); buffers donated to the
+    # first backward would be gone for the next.
+    torch._functorch.config.donated_buffer = False
     for module in (bit.embedder, *bit.encoder.stages):
         module.compile(**options)
     for layer in vit.encoder.layer:
