@@ -265,14 +265,17 @@ def explain(
     return assemble(model, tensors, pixel_values, geometry, view, top_k=top_k, discard=discard)
 
 
-def explain_class(model: ViTHybridForImageClassification, explanation: Explanation, index: int) -> Explanation:
+def explain_class(
+    model: ViTHybridForImageClassification, explanation: Explanation, index: int, autocast: torch.dtype | None = None
+) -> Explanation:
     """The explanation with the maps of class `index` added. A class already explained costs
-    nothing; any other needs one more forward and backward pass (recorded in `extra_passes`)."""
+    nothing; any other needs one more forward and backward pass (recorded in `extra_passes`),
+    in `autocast`'s dtype when given."""
     if not 0 <= index < model.config.num_labels:
         raise ValueError(f"class index must be in [0, {model.config.num_labels}), got {index}")
     if index in explanation.classes:
         return explanation
-    steps = Steps(model, explanation.pixel_values, top_k=1, fusions=(), discard=explanation.discard)
+    steps = Steps(model, explanation.pixel_values, top_k=1, fusions=(), discard=explanation.discard, autocast=autocast)
     values = steps.add(index)
     steps.close()
     classes = {**explanation.classes, index: class_maps(model, steps.probabilities, index, values)}

@@ -72,10 +72,10 @@ def begin(served: ServedModel, source: str, view: str = "crop", fusion: str = FU
         tensors = explain_on_gpu(served.name, pixel_values, top_k, FUSIONS, DISCARD)
     elif everything:
         with COMPUTE:
-            tensors = explain_pixels(served.model, pixel_values, top_k=top_k)
+            tensors = explain_pixels(served.model, pixel_values, top_k=top_k, autocast=served.autocast)
     else:
         with COMPUTE:
-            steps = Steps(served.model, pixel_values, top_k=top_k, fusions=(fusion,))
+            steps = Steps(served.model, pixel_values, top_k=top_k, fusions=(fusion,), autocast=served.autocast)
         tensors = steps.tensors()
     explanation = assemble(served.model, tensors, pixel_values, geometry, view, top_k=top_k)
     return Analysis(served.name, source, view, display_image(image), explanation), steps
@@ -85,7 +85,7 @@ def resume(served: ServedModel, analysis: Analysis, top_k: int = TOP_K) -> Steps
     """The `Steps` of an analysis whose stream was stopped: the forward pass run again, so that
     its pending classes can be added."""
     with COMPUTE:
-        return Steps(served.model, analysis.explanation.pixel_values, top_k=top_k, fusions=())
+        return Steps(served.model, analysis.explanation.pixel_values, top_k=top_k, fusions=(), autocast=served.autocast)
 
 
 def add_class(served: ServedModel, steps: Steps, index: int) -> ClassMaps:
@@ -102,7 +102,7 @@ def ensure_class(analysis: Analysis, served: Callable[[], ServedModel], choice: 
     index = choice.class_index
     if not method_of(choice).class_specific or index is None or index in analysis.explanation.classes:
         return analysis, False
-    model = served().model
+    model = served()
     with COMPUTE:
-        explanation = explain_class(model, analysis.explanation, index)
+        explanation = explain_class(model.model, analysis.explanation, index, model.autocast)
     return replace(analysis, explanation=explanation), True

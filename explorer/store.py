@@ -29,9 +29,12 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServedModel:
+    """A loaded model and its processor; `autocast` the dtype its explanations run in (None: float32)."""
+
     name: str
     model: ViTHybridForImageClassification
     processor: ViTHybridImageProcessor
+    autocast: torch.dtype | None = None
 
 
 def hub_cached(repo_id: str) -> bool:
@@ -86,7 +89,8 @@ def choose_default(bundled: str | Path, repo_id: str = DEFAULT_MODEL, timeout: f
     )
 
 
-def load_served(name: str, source: str, device: str | torch.device = "cpu") -> ServedModel:
+def load_served(name: str, source: str, device: str | torch.device = "cpu", autocast: torch.dtype | None = None
+                ) -> ServedModel:
     """Loads a model and its processor for serving: eval mode, frozen, on `device`.
 
     Frozen parameters make explanations cheaper (no parameter gradients, cached standardised
@@ -107,7 +111,7 @@ def load_served(name: str, source: str, device: str | torch.device = "cpu") -> S
         logger.warning("%s has no usable preprocessor_config.json: using mean = std = 0.5 at %d px", name, size)
     except Exception as err:  # a processor config that is there but broken
         raise ModelLoadError(f"The model {name!r} could not be loaded: its preprocessor_config.json: {err}") from None
-    return ServedModel(name, model, processor)
+    return ServedModel(name, model, processor, autocast)
 
 
 class ModelStore:
@@ -118,14 +122,17 @@ class ModelStore:
         capacity: how many loaded models to keep; the least recently used one is dropped.
         allow_any: also accept any other folder or Hub id as a name (off by default: a public
             page must not load whatever a visitor types).
+        autocast: the dtype explanations run in (bfloat16 on a GPU when asked); None: float32.
     """
 
-    def __init__(self, sources: dict[str, str], capacity: int = 2, device: str | torch.device = "cpu", allow_any: bool = False):
+    def __init__(self, sources: dict[str, str], capacity: int = 2, device: str | torch.device = "cpu", allow_any: bool = False,
+                 autocast: torch.dtype | None = None):
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.sources = dict(sources)
         self.capacity = capacity
         self.device = device
+        self.autocast = autocast
         self.allow_any = allow_any
         self._loaded: OrderedDict[str, ServedModel] = OrderedDict()
         self._lock = threading.Lock()  # guards the two dicts; never held while a model loads
@@ -148,7 +155,7 @@ class ModelStore:
             with self._lock:
                 if name in self._loaded:  # loaded by whoever held `loading` before us
                     return self._loaded[name]
-            served = load_served(name, self.sources.get(name, name), self.device)
+            served = load_served(name, self.sources.get(name, name), self.device, self.autocast)
             with self._lock:
                 self._loaded[name] = served
                 while len(self._loaded) > self.capacity:
