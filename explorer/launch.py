@@ -30,9 +30,9 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
     parser.add_argument("--max-models", type=int, default=3, help="models held in memory at once")
     parser.add_argument("--queue-size", type=int, default=QUEUE_SIZE,
                         help="requests that may wait; beyond it a visitor is told the app is busy and to retry")
-    parser.add_argument("--bfloat16", action="store_true",
-                        help="on a CUDA GPU, explain in bfloat16 autocast (about 2x faster there; float32, the default, "
-                             "is the exact path; ZeroGPU always uses bfloat16)")
+    parser.add_argument("--bfloat16", action="store_true", default=os.environ.get("VIT_HYBRID_BFLOAT16") == "1",
+                        help="on a CUDA GPU, explain in bfloat16 autocast (float32, the default, is the exact path; "
+                             "ZeroGPU always uses bfloat16). Default: $VIT_HYBRID_BFLOAT16 == 1, which a Space can set")
     return parser.parse_args(argv)
 
 
