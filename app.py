@@ -17,15 +17,15 @@ from explorer.analysis import TOP_K
 from explorer.controls import COLORMAPS, CONTROL_NAMES, MEAN_OF_HEADS
 from explorer.launch import QUEUE_SIZE, make_store, parse_args
 from explorer.page import Page
-from explorer.paths import EXAMPLES
+from explorer.paths import CSS, EXAMPLES
 from explorer.store import ModelStore
 from explorer.upload import MAX_FILE_SIZE, ImageUpload
 
 SHOWN = (
     "state predictions overlay caption seen json_download png_download gallery class_index layer head stage "
-    "status model current_model"
+    "status message measure_note curves model current_model"
 ).split()  # what a request's stream updates
-DRAWN = ["overlay", "caption", "status", "json_download"]  # what a redraw updates
+DRAWN = ["overlay", "caption", "message", "json_download"]  # what a redraw updates
 GALLERY_CONTROLS = ("method", "head", "fusion", "colormap", "opacity")  # what the layer gallery depends on
 HIDDEN = {"api_visibility": "undocumented"}  # the page's own events: callable, not on the API page (/explain is)
 MODEL = {"concurrency_id": "model", **HIDDEN}  # model work: one at a time, the CPU's cores all used by one
@@ -38,7 +38,9 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
     config = store.get(default).model.config  # the controls start fitted to the default model
     page = Page(store)
     # Gradio's copies of outputs are deleted after an hour; no usage analytics leave the machine.
-    with gr.Blocks(title="ViT-Hybrid Explorer", delete_cache=(1800, 3600), analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="ViT-Hybrid Explorer", delete_cache=(1800, 3600), analytics_enabled=False, css_paths=[CSS]
+    ) as demo:
         gr.Markdown(
             "# ViT-Hybrid Explorer\nUpload a picture to see what a ViT-Hybrid classifier predicts, "
             "and where in the picture its attention and gradients point."
@@ -51,17 +53,20 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
             with gr.Column(scale=1):
                 sources = ["upload", "webcam", "clipboard"]
                 image = ImageUpload(label="Image", type="filepath", sources=sources, elem_id="image")
+                examples = [[str(p)] for p in sorted(EXAMPLES.glob("*")) if p.suffix in {".jpg", ".png"}]
+                examples = gr.Examples(examples, inputs=[image], label="Examples", examples_per_page=9)
                 model = gr.Dropdown(
                     store.names, value=default, label="Model", allow_custom_value=store.allow_any, elem_id="model"
                 )
                 views = [("centre crop (what the model was trained on)", "crop"), ("whole image", "whole")]
                 view = gr.Radio(views, value="crop", label="View", elem_id="view")
-                gr.Markdown(elem_id="status")
                 gr.Label(num_top_classes=TOP_K, label="Top predictions", elem_id="predictions")
+                gr.Markdown(elem_id="status")
                 seen = "The region the model saw (the rest is dimmed)"
                 gr.Image(label=seen, interactive=False, format="jpeg", elem_id="seen")
             with gr.Column(scale=2):
                 gr.Image(label="Map over the image", interactive=False, format="jpeg", elem_id="overlay")
+                gr.Markdown(elem_id="message")  # about the image or the map: right under it, gone with the next success
                 gr.Markdown(elem_id="caption")
                 gr.Radio(h.method_choices(), value="rollout", label="Method", elem_id="method")
                 with gr.Row():
@@ -80,15 +85,14 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
                     gr.Dropdown(list(COLORMAPS), value=COLORMAPS[0], label="Colormap", elem_id="colormap")
                     gr.Slider(0, 1, value=0.6, step=0.05, label="Opacity", elem_id="opacity")
                 with gr.Row():
-                    gr.DownloadButton("This map (PNG)", value=None, elem_id="png_download")
-                    gr.DownloadButton("All numbers and maps (JSON)", value=None, elem_id="json_download")
-                gr.Gallery(label="Layer by layer", columns=6, height="auto", format="jpeg", elem_id="gallery")
+                    gr.DownloadButton("This map (PNG)", interactive=False, elem_id="png_download")
+                    gr.DownloadButton("All numbers and maps (JSON)", interactive=False, elem_id="json_download")
+                gallery = {"columns": 6, "height": "auto", "object_fit": "contain", "format": "jpeg"}
+                gr.Gallery(label="Layer by layer", **gallery, elem_id="gallery")
                 with gr.Accordion("Measure faithfulness", open=False, elem_id="faithfulness"):
                     measure = gr.Button("Measure faithfulness of the current map", elem_id="measure")
                     gr.Image(label="Deletion and insertion curves", interactive=False, elem_id="curves")
                     gr.Markdown(elem_id="measure_note")
-        examples = [[str(p)] for p in sorted(EXAMPLES.glob("*")) if p.suffix in {".jpg", ".png"}]
-        gr.Examples(examples, inputs=[image], label="Examples")
         gr.JSON(visible=False, elem_id="record")
         page.collect(demo)
 
@@ -107,6 +111,8 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
             )
             if name in GALLERY_CONTROLS:
                 event(**page.bind(h.on_gallery, ["gallery"]), **REDRAW, **HIDDEN)
+        scroll = "() => document.querySelector('#overlay').scrollIntoView({block: 'start'})"
+        examples.dataset.click(None, js=scroll)  # an example's result comes into view
         measure.click(**page.bind(h.on_measure, ["curves", "measure_note"]), **MODEL)
         gr.Button(visible=False).click(
             **page.bind(h.on_explain, ["record"]), api_name="explain", concurrency_id="model"

@@ -141,11 +141,6 @@ class Method:
         else:
             yield value, {}
 
-    @property
-    def gallery(self) -> str:
-        """The layered method the layer gallery shows for this one: itself, or rollout."""
-        return self.name if self.axis == LAYER else "rollout"
-
 
 METHODS: dict[str, Method] = {}
 

@@ -2,7 +2,8 @@
 
 Images are RGB uint8 (H, W, 3) in and out. A map covers the region of the original image that the
 model saw (the crop); outside it the image is shown dimmed, never stretched. Output is drawn at a
-display size (longest side at most `max_side`) whatever the original's size.
+display size whatever the original's size: the longest side between MIN_DISPLAY_SIDE and
+`max_side` (aspect kept), a very thin picture letterboxed to MIN_THIN_SIDE.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import torch.nn.functional as F
 from vit_hybrid.geometry import CropGeometry
 
 DISPLAY_SIDE = 1024  # overlays are drawn with their longest side at most this, whatever the upload's size
+MIN_DISPLAY_SIDE = 512  # and at least this: a small picture is scaled up (aspect kept), never left tiny
+MIN_THIN_SIDE = 64  # a very thin picture is letterboxed so that its shorter side is at least this
+LETTERBOX = 128  # the grey of the letterbox bands
 
 
 def normalize(values: torch.Tensor) -> torch.Tensor:
@@ -29,11 +33,26 @@ def normalize(values: torch.Tensor) -> torch.Tensor:
     return (values - low) / (high - low)
 
 
-def display_size(size: tuple[int, int], max_side: int = DISPLAY_SIDE) -> tuple[int, int]:
-    """(height, width) scaled down so that the longest side is at most `max_side`."""
+def display_size(size: tuple[int, int], max_side: int = DISPLAY_SIDE, min_side: int = MIN_DISPLAY_SIDE
+                 ) -> tuple[int, int]:
+    """(height, width) scaled, aspect kept, so that the longest side lies between `min_side` (or
+    `max_side`, if smaller) and `max_side`: large pictures shrink, small ones grow."""
     height, width = size
-    scale = min(1.0, max_side / max(height, width))
+    longest = max(height, width)
+    scale = min(max(longest, min(min_side, max_side)), max_side) / longest
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def letterbox(image: np.ndarray, min_side: int = MIN_THIN_SIDE) -> np.ndarray:
+    """The picture centred on grey bands so that neither side is below `min_side` (a 1024 x 1
+    strip stays visible); unchanged when both sides already reach it."""
+    height, width = image.shape[:2]
+    if min(height, width) >= min_side:
+        return image
+    out = np.full((max(height, min_side), max(width, min_side), 3), LETTERBOX, dtype=np.uint8)
+    top, left = (out.shape[0] - height) // 2, (out.shape[1] - width) // 2
+    out[top : top + height, left : left + width] = image
+    return out
 
 
 def place(values: torch.Tensor, geometry: CropGeometry, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,14 +126,14 @@ def overlay(
     alpha = opacity if bool(values.max() > 0) else 0.0
     colours = torch.from_numpy(colorize(mapped, colormap)).float()
     blended = torch.where(inside[..., None], base * (1 - alpha) + colours * alpha, base * dim)
-    return blended.add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
+    return letterbox(blended.add_(0.5).clamp_(0, 255).to(torch.uint8).numpy())
 
 
 def heatmap(values: torch.Tensor, geometry: CropGeometry, colormap: str = "inferno", max_side: int = DISPLAY_SIDE) -> np.ndarray:
     """The bare coloured map of the region the model saw, at that region's size in the original
     image (longest side at most `max_side`); RGB uint8."""
     left, top, right, bottom = geometry.original_box
-    size = display_size((max(1, round(bottom - top)), max(1, round(right - left))), max_side)
+    size = display_size((max(1, round(bottom - top)), max(1, round(right - left))), max_side, min_side=0)
     mapped = F.interpolate(normalize(values)[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
     return colorize(mapped, colormap)
 
@@ -124,4 +143,4 @@ def mark_crop(image: np.ndarray, geometry: CropGeometry, max_side: int = DISPLAY
     size = display_size(image.shape[:2], max_side)
     _, inside = place(torch.zeros(1, 1), geometry, size)
     shade = np.where(inside.numpy(), 1.0, dim)[..., None]
-    return np.clip(_display_image(image, size).astype(np.float32) * shade + 0.5, 0, 255).astype(np.uint8)
+    return letterbox(np.clip(_display_image(image, size).astype(np.float32) * shade + 0.5, 0, 255).astype(np.uint8))

@@ -2,25 +2,37 @@
 
 A `MapChoice` names a map the way the page's controls do (method, layer, head, fusion, stage,
 class); `select_map` returns it with a caption, `render` lays it over the user's image, and
-`layer_gallery` draws every layer of a layered method side by side. All of them read the method
-registry (`explain.methods`).
+`gallery` draws a method's maps side by side: its layers, its stages, or the explained classes.
+All of them read the method registry (`explain.methods`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
 import torch
 
 from .explanation import Explanation
-from .methods import METHODS, MapChoice
+from .methods import LAYER, METHODS, STAGE, MapChoice, Method
 from .overlay import DISPLAY_SIDE, overlay
 
 GALLERY_SIDE = 256  # the gallery's thumbnails are drawn at most this large
 
 
-def method_of(choice: MapChoice):
+def percent(probability: float) -> str:
+    """A probability as every caption and label shows it: a whole percent, rounded half up as the
+    page's prediction bars round it (so 0.995 reads 100% everywhere, never 99.5% in one place)."""
+    return f"{math.floor(probability * 100 + 0.5)}%"
+
+
+def is_empty(values: torch.Tensor) -> bool:
+    """Whether a map is constant (all zeros, say): nothing in it to show."""
+    return not bool(values.max() > values.min())
+
+
+def method_of(choice: MapChoice) -> Method:
     """The registered method a choice names (ValueError for an unknown one)."""
     if choice.method not in METHODS:
         raise ValueError(f"unknown method {choice.method!r}; one of {', '.join(METHODS)}")
@@ -49,7 +61,7 @@ def select_map(explanation: Explanation, choice: MapChoice) -> tuple[torch.Tenso
         return method.select(explanation.maps[method.name], choice, explanation)
     maps = explanation.classes[target_class(explanation, choice)]
     values, caption = method.select(maps.maps[method.name], choice, explanation)
-    return values, f"{caption} for “{maps.label}” ({maps.probability:.1%})"
+    return values, f"{caption} for “{maps.label}” ({percent(maps.probability)})"
 
 
 def render(
@@ -65,17 +77,30 @@ def render(
     return overlay(image, values, explanation.geometry, colormap, opacity, max_side), caption
 
 
-def layer_gallery(
+def gallery(
     image: np.ndarray,
     explanation: Explanation,
     choice: MapChoice,
     colormap: str = "inferno",
     opacity: float = 0.6,
     max_side: int = GALLERY_SIDE,
-) -> list[tuple[np.ndarray, str]]:
-    """Every layer of the method's gallery method (itself when layered, else rollout), small."""
-    gallery = replace(choice, method=method_of(choice).gallery)
-    return [
-        render(image, explanation, replace(gallery, layer=layer), colormap, opacity, max_side)
-        for layer in range(1, explanation.layers + 1)
-    ]
+) -> tuple[str, list[tuple[np.ndarray, str]]]:
+    """What the chosen method has, side by side and small: its layers (rollout, raw attention),
+    its stages (Grad-CAM, LayerCAM, for the chosen class), or the explained classes (gradient
+    rollout); with a title that says which."""
+    method = method_of(choice)
+    if method.axis == LAYER:
+        title, choices = "layer by layer", [(replace(choice, layer=n), f"layer {n}") for n in range(1, explanation.layers + 1)]
+    elif method.axis == STAGE:
+        classes = explanation.classes.get(target_class(explanation, choice))
+        stages = [s for s in explanation.stages if classes and s in classes.maps[method.name]]
+        title, choices = "stage by stage", [(replace(choice, stage=s), s) for s in stages]
+    elif method.class_specific:
+        title = "class by class"
+        choices = [(replace(choice, class_index=i), f"{c.label} ({percent(c.probability)})")
+                   for i, c in explanation.classes.items()]
+    else:
+        title, choices = "", [(choice, method.title)]
+    pictures = [(render(image, explanation, one, colormap, opacity, max_side)[0], label) for one, label in choices]
+    name = method.title[:1].upper() + method.title[1:]
+    return (f"{name}, {title}" if title else name), pictures

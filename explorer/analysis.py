@@ -35,6 +35,7 @@ class Analysis:
         model: the name of the model that explained it.
         source: the uploaded file, so that the same file and settings are not explained twice.
         image: the upright RGB picture, longest side at most DISPLAY_SIDE, (H, W, 3) uint8.
+        same_padding: whether the model pads "SAME" (more on the right and bottom, as TensorFlow).
     """
 
     model: str
@@ -42,6 +43,7 @@ class Analysis:
     view: str
     image: np.ndarray
     explanation: Explanation
+    same_padding: bool = False
 
 
 def display_image(image: PIL.Image.Image) -> np.ndarray:
@@ -78,7 +80,8 @@ def begin(served: ServedModel, source: str, view: str = "crop", fusion: str = FU
             steps = Steps(served.model, pixel_values, top_k=top_k, fusions=(fusion,), autocast=served.autocast)
         tensors = steps.tensors()
     explanation = assemble(served.model, tensors, pixel_values, geometry, view, top_k=top_k)
-    return Analysis(served.name, source, view, display_image(image), explanation), steps
+    same = served.model.config.backbone_config.global_padding == "SAME"
+    return Analysis(served.name, source, view, display_image(image), explanation, same), steps
 
 
 def resume(served: ServedModel, analysis: Analysis, top_k: int = TOP_K) -> Steps:

@@ -10,12 +10,15 @@ from dataclasses import replace
 from typing import Any
 
 import gradio as gr
+import torch
 
 from explain import METHODS, default_stage
+from explain.methods import STAGE
 from explain.rollout import FUSIONS
 from explain.metrics import deletion_insertion
 from explain.overlay import mark_crop
-from explain.render import layer_gallery, method_of, render, select_map, target_class
+from explain.overlay import overlay
+from explain.render import gallery, is_empty, method_of, percent, select_map, target_class
 from vit_hybrid.images import ImageError
 
 from .analysis import COMPUTE, TOP_K, Analysis, add_class, analyse, begin, ensure_class, resume
@@ -27,6 +30,24 @@ from .visit import Visit
 
 Updates = dict[str, Any]
 FAITHFULNESS_STEPS = 16
+SAME_EDGE = ("its brightest cell lies on the right or bottom edge: the model's “SAME” padding pads those sides more, "
+             "and the reference implementation (transformers 4.46.3) gives the same map")
+EMPTY = ("**this map is zero everywhere**: nothing in the picture counts as positive evidence for it here "
+         "(it is not a failure: the picture is shown without a map)")
+
+
+NO_DOWNLOAD = gr.update(value=None, interactive=False)  # looks inactive until there is something to download
+
+
+def download(path: str) -> dict:
+    """A download button's update: the file, and the button active."""
+    return gr.update(value=path, interactive=True)
+
+
+def on_far_edge(values: torch.Tensor) -> bool:
+    """Whether a map's strongest cell lies in its last row or column."""
+    row, column = divmod(int(values.argmax()), values.shape[-1])
+    return row == values.shape[-2] - 1 or column == values.shape[-1] - 1
 
 
 def message(text: str, kind: str = "note") -> str:
@@ -45,7 +66,7 @@ def labels(analysis: Analysis) -> dict[str, float]:
 def class_choices(store: ModelStore, analysis: Analysis) -> list[tuple[str, int]]:
     """The class control's choices: the top k with their probabilities, then every other class."""
     config = store.get(analysis.model).model.config
-    top = [(f"{p.label} ({p.probability:.1%})", p.index) for p in analysis.explanation.predictions]
+    top = [(f"{p.label} ({percent(p.probability)})", p.index) for p in analysis.explanation.predictions]
     shown = {p.index for p in analysis.explanation.predictions}
     return top + [(config.id2label.get(i, str(i)), i) for i in range(config.num_labels) if i not in shown]
 
@@ -63,12 +84,17 @@ def method_choices() -> list[tuple[str, str]]:
 def draw(analysis: Analysis, controls: Controls) -> Updates | None:
     """The overlay of the chosen map and its caption, or None when that map is not computed yet
     (a class still pending, or a head fusion the stream adds after the first class)."""
+    explanation = analysis.explanation
     try:
-        image, caption = render(analysis.image, analysis.explanation, controls.choice(analysis), controls.colormap,
-                                controls.opacity)
+        values, caption = select_map(explanation, controls.choice(analysis))
     except KeyError:
         return None
-    return {"overlay": image, "caption": caption}
+    if is_empty(values):
+        caption += f" — {EMPTY}"
+    elif analysis.same_padding and METHODS[controls.method].axis == STAGE and on_far_edge(values):
+        caption += f" — {SAME_EDGE}"
+    return {"overlay": overlay(analysis.image, values, explanation.geometry, controls.colormap, controls.opacity),
+            "caption": caption}
 
 
 def shown(visit: Visit, drawn: Updates | None) -> Updates:
@@ -82,8 +108,10 @@ def shown(visit: Visit, drawn: Updates | None) -> Updates:
 
 
 def redraw_if_waiting(visit: Visit) -> Updates:
-    """The chosen map, if the page was waiting for it and it is computed now."""
-    return shown(visit, draw(visit.analysis, visit.controls)) if visit.waiting else {}
+    """The chosen map, if the page was waiting for it and it is computed now (and the note that
+    said it was coming gone)."""
+    drawn = shown(visit, draw(visit.analysis, visit.controls)) if visit.waiting else {}
+    return {**drawn, "message": ""} if drawn else {}
 
 
 def progress_line(visit: Visit) -> str:
@@ -113,10 +141,10 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
             store.get(model)
         except ModelLoadError as err:
             visit.wanted = (image, view, current_model)
-            yield {"model": current_model, "status": message(str(err), "error")}
+            yield {"model": current_model, "message": message(str(err), "error")}
             model = current_model
         else:
-            yield {"current_model": model, "status": message(f"Now using {model}.")}
+            yield {"current_model": model, "message": message(f"Now using {model}.")}
     if image is None:
         return
     request = (image, view, model)
@@ -133,7 +161,7 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
             visit.begin(analysis, steps.pending if steps else [])
             yield first_message(store, visit, analysis, controls)
     except (ImageError, ModelLoadError) as err:
-        yield {"status": message(str(err), "error")}
+        yield {"message": message(str(err), "error")}
         return
     first = True
     try:
@@ -152,9 +180,8 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
             steps.close()
     if visit.wanted == request:
         grid = analysis.explanation.grid
-        gallery = on_gallery(visit, visit.controls) if first else {}  # no class step (ZeroGPU): not shown yet
         yield {"status": message(f"Explained with {model} ({grid[0]}×{grid[1]} tokens)."),
-               "json_download": write_json(visit.analysis), **on_png(visit), **gallery}
+               "json_download": download(write_json(visit.analysis)), **on_png(visit), **on_gallery(visit, visit.controls)}
 
 
 def first_message(store: ModelStore, visit: Visit, analysis: Analysis, controls: Controls) -> Updates:
@@ -172,6 +199,11 @@ def first_message(store: ModelStore, visit: Visit, analysis: Analysis, controls:
         "head": gr.update(choices=head_choices(explanation.heads), value=MEAN_OF_HEADS if choice.head is None else choice.head),
         "stage": gr.update(choices=list(explanation.stages), value=choice.stage or default_stage(explanation.stages)),
         "status": progress_line(visit),
+        "message": "",  # the last error, about an earlier file, is gone
+        "measure_note": "",
+        "curves": None,
+        "json_download": NO_DOWNLOAD,
+        "png_download": NO_DOWNLOAD,
     }
 
 
@@ -194,7 +226,7 @@ def on_control(store: ModelStore, state: Visit | None, controls: Controls) -> Up
             if not method_of(choice).class_specific or visit.prefer(index):
                 visit.waiting = True
                 what = f"“{label}” is explained" if method_of(choice).class_specific else f"Rollout with {choice.fusion} fusion is computed"
-                return {"status": message(f"{what} next; its map appears in a moment.")}
+                return {"message": message(f"{what} next; its map appears in a moment.")}
             analysis, _ = ensure_class(analysis, lambda: store.get(analysis.model), choice)
             analysis = visit.merge(analysis, analysis.explanation.classes, analysis.explanation.extra_passes)
             if analysis is None:
@@ -202,27 +234,26 @@ def on_control(store: ModelStore, state: Visit | None, controls: Controls) -> Up
             drawn = draw(analysis, controls)
             note = message(f"“{label}” is not among the top {TOP_K}: the model ran once more to explain it.")
     except (ValueError, KeyError, ModelLoadError) as err:
-        return {"status": message(f"That map cannot be drawn ({err}).", "error")}
+        return {"message": message(f"That map cannot be drawn ({err}).", "error")}
     if visit.analysis is None or visit.analysis.explanation.pixel_values is not analysis.explanation.pixel_values:
         return {}  # a new image arrived meanwhile
-    updates = shown(visit, drawn)
-    if note:
-        updates["status"] = note
-        if not visit.pending:
-            updates["json_download"] = write_json(visit.analysis)
+    updates = {**shown(visit, drawn), "message": note or ""}
+    if note and not visit.pending:
+        updates["json_download"] = download(write_json(visit.analysis))
     return updates
 
 
 def on_gallery(state: Visit | None, controls: Controls) -> Updates:
-    """Every layer of the chosen method's gallery method, side by side."""
+    """What the chosen method has, side by side: its layers, its stages, or the explained classes."""
     if state is None or state.analysis is None:
         return {}
     analysis = state.analysis
-    choice = controls.choice(analysis)
-    method = METHODS[METHODS[choice.method].gallery]
-    pictures = layer_gallery(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity)
-    return {"gallery": gr.update(value=[(img, f"layer {i}") for i, (img, _) in enumerate(pictures, 1)],
-                                 label=f"{method.title}, layer by layer")}
+    try:
+        title, pictures = gallery(analysis.image, analysis.explanation, controls.choice(analysis), controls.colormap,
+                                  controls.opacity)
+    except (ValueError, KeyError):  # a map not computed yet: the stream's last step redraws the gallery
+        return {}
+    return {"gallery": gr.update(value=pictures, label=title)}
 
 
 def on_png(state: Visit | None) -> Updates:
@@ -231,7 +262,7 @@ def on_png(state: Visit | None) -> Updates:
     if state is None or state.shown is None:
         return {}
     image, state.shown = state.shown, None
-    return {"png_download": write_png(image)}
+    return {"png_download": download(write_png(image))}
 
 
 def on_measure(store: ModelStore, state: Visit | None, controls: Controls,

@@ -6,3 +6,4 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "assets" / "model"
 BUNDLED_NAME = "bundled: shape scenes (assets/model)"  # how the page and the API name the bundled model
 EXAMPLES = ROOT / "assets" / "examples"
+CSS = ROOT / "explorer" / "page.css"  # the page's own styling

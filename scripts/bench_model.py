@@ -1,7 +1,7 @@
 """Times our forward against the reference's (transformers 4.46.3) in one process.
 
 Run in the reference virtualenv (it has transformers; our package needs only torch & co):
-    py=$(../shared/tools/reference-venv.sh) && "$py" scripts/bench_model.py
+    py=$(scripts/reference-venv.sh) && "$py" scripts/bench_model.py
 
 Hub architecture (google/vit-hybrid-base-bit-384) at 384x384, random weights, float32. The reference
 model is saved with its own save_pretrained and loaded with our from_pretrained: the code path the

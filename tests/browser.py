@@ -37,3 +37,22 @@ def open_page(browser, url: str, width: int = 1400, height: int = 1800):
 def upload(page, path: Path) -> None:
     """Puts a file into the page's image input, as a visitor's upload does."""
     page.locator("#image input[type=file]").set_input_files(str(path))
+
+
+STATUS_LOG = """() => {
+  window.statusLog = [];
+  const status = () => (document.querySelector('#status .prose') || document.querySelector('#status'))?.innerText.trim() || '';
+  let last = status();
+  new MutationObserver(() => { const now = status(); if (now !== last) { last = now; window.statusLog.push(now); } })
+    .observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def upload_and_finish(page, path: Path) -> None:
+    """Uploads and waits until this upload's stream has ended ("Explained with", reached after it
+    started, even when the previous image ended with the same words) and its map is shown."""
+    page.evaluate(STATUS_LOG)
+    upload(page, path)
+    page.wait_for_function("() => window.statusLog.some(s => s.includes('Explained with'))", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => { const i = document.querySelector('#overlay img');"
+                           " return i && i.complete && i.naturalWidth > 0; }")

@@ -69,7 +69,7 @@ def test_a_text_file_gets_a_message_and_the_page_keeps_working(page, tmp_path):
     bad = tmp_path / "notes.png"
     bad.write_text("these are my notes, not a picture\n")
     upload(page, bad)
-    expect(page.locator("#status")).to_contain_text("is a text file, not an image", timeout=TIMEOUT_MS)
+    expect(page.locator("#message")).to_contain_text("is a text file, not an image", timeout=TIMEOUT_MS)
     upload(page, EXAMPLES / "coffee.jpg")
     expect(page.locator("#status")).to_contain_text("Explained with", timeout=TIMEOUT_MS)
 
@@ -128,7 +128,7 @@ def test_each_visitor_keeps_their_own_model_and_a_broken_one_is_refused(browser,
     a, b = open_page(browser, url), open_page(browser, url)
     try:
         pick_model(a, tiny)
-        expect(a.locator("#status")).to_contain_text(f"Now using {tiny}")
+        expect(a.locator("#message")).to_contain_text(f"Now using {tiny}")
         for page in (a, b):
             upload(page, EXAMPLES / "coffee.jpg")
             expect(page.locator("#status")).to_contain_text("Explained with")
@@ -136,7 +136,7 @@ def test_each_visitor_keeps_their_own_model_and_a_broken_one_is_refused(browser,
         expect(b.locator("#predictions")).not_to_contain_text("LABEL_")  # still the bundled model
         assert any(shape in b.locator("#predictions").inner_text() for shape in ("circle", "square", "ring", "star"))
         pick_model(a, broken)
-        expect(a.locator("#status")).to_contain_text("could not be loaded")
+        expect(a.locator("#message")).to_contain_text("could not be loaded")
         expect(a.locator("#model input")).to_have_value(tiny)  # left on the model that works
         expect(a.locator("#predictions")).to_contain_text("LABEL_")
     finally:
@@ -154,5 +154,5 @@ def test_a_class_outside_the_top5_is_computed_on_demand_with_a_note(page):
     expect(page.locator("#caption")).to_contain_text("Grad-CAM on stage2 for “ring”")  # top 5: no model run
     page.locator("#class_index input").click()
     page.get_by_role("option", name=missing, exact=True).click()
-    expect(page.locator("#status")).to_contain_text(f"“{missing}” is not among the top 5: the model ran once more")
+    expect(page.locator("#message")).to_contain_text(f"“{missing}” is not among the top 5: the model ran once more")
     expect(page.locator("#caption")).to_contain_text(f"Grad-CAM on stage2 for “{missing}”")

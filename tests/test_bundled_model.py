@@ -63,3 +63,31 @@ def test_layercam_points_at_the_object(model):
         maps = e.classes[e.predictions[0].index]
         hits += pointing_game(maps.layercam["stage2"], region(scene, tolerance))
     assert hits / 60 >= 0.8
+
+
+def test_the_bright_right_edge_of_stage1_gradcam_is_the_models_own(model):
+    """Grad-CAM on stage 1 of the star example is brightest along its last column. The reference
+    (transformers 4.46.3, tests/fixtures/make_model_fixtures.py) computes the same stage-1
+    activations and gradients, so the edge comes from the model ("SAME" padding pads right and
+    bottom more), not from this package; the page says so under such a map."""
+    from explain.cam import gradcam
+    from explain.inputs import model_input
+    from helpers import EXAMPLES
+    from vit_hybrid.images import load_image
+
+    ref = load_file(FIXTURES / "bundled_stage1_reference.safetensors")
+    pixels, _ = model_input(load_image(EXAMPLES / "scene-star.png"), ViTHybridImageProcessor.from_pretrained(BUNDLED),
+                            model.config)
+    torch.testing.assert_close(pixels, ref["pixel_values"], atol=1e-6, rtol=0)
+    x = pixels.clone().requires_grad_(True)
+    out = model(x, output_backbone_states=True)
+    top = int(out.logits[0].argmax())
+    stage1 = out.backbone_hidden_states[1]
+    (gradient,) = torch.autograd.grad(out.logits[0, top], stage1)
+    assert top == int(ref["top"])
+    torch.testing.assert_close(stage1.detach(), ref["stage1"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(gradient, ref["stage1_gradient"], atol=1e-6, rtol=0)
+    theirs = gradcam(ref["stage1"], ref["stage1_gradient"])[0]
+    torch.testing.assert_close(gradcam(stage1.detach(), gradient)[0], theirs, atol=1e-7, rtol=0)
+    strongest = theirs.flatten().topk(5).indices
+    assert sum(int(i) % theirs.shape[1] == theirs.shape[1] - 1 for i in strongest) == 4  # the reference's own edge

@@ -5,9 +5,9 @@ backend, the part of torch.compile that decides what autograd can reach), equal 
 from __future__ import annotations
 
 import torch
+from helpers import MODELS, load_photo
 
 from explain import explain
-from helpers import MODELS, load_photo
 from vit_hybrid import ViTHybridForImageClassification
 from vit_hybrid.compile import compile_segments
 

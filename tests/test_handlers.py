@@ -49,8 +49,10 @@ def test_the_stream_shows_predictions_and_rollout_first_then_one_class_per_step(
     progress = [m["status"] for m in steps if "status" in m]
     assert progress == [f"**Explaining the top 5 classes: {n} of 5 done…**" for n in range(1, 6)]
     assert [m for m in steps if "gallery" in m] == [steps[1]]  # the gallery right after the first class
-    assert last["status"] == "**Explained with bundled (8×8 tokens).**" and last["json_download"].endswith(".json")
-    assert last["png_download"].endswith(".png")
+    assert last["status"] == "**Explained with bundled (8×8 tokens).**"
+    assert last["json_download"]["value"].endswith(".json") and last["json_download"]["interactive"]
+    assert last["png_download"]["value"].endswith(".png") and last["png_download"]["interactive"]
+    assert first["message"] == "" and first["json_download"] == {"__type__": "update", "value": None, "interactive": False}
     for prediction in direct.predictions:  # every class as a direct explanation computes it
         ours = visit.analysis.explanation.classes[prediction.index]
         torch.testing.assert_close(ours.gradcam["stage1"], direct.classes[prediction.index].gradcam["stage1"],
@@ -65,7 +67,7 @@ def test_the_same_request_again_changes_nothing(store, streamed):
 def test_a_control_change_redraws_from_what_is_computed(store, streamed):
     visit = streamed[0]["state"]
     updates = handlers.on_control(store, visit, Controls(method="gradcam", stage="stage1", colormap="viridis", opacity=0.3))
-    assert set(updates) == {"overlay", "caption"}  # nothing computed
+    assert set(updates) == {"overlay", "caption", "message"} and updates["message"] == ""  # nothing computed
     want, _ = render(visit.analysis.image, visit.analysis.explanation, MapChoice("gradcam", stage="stage1"), "viridis", 0.3)
     np.testing.assert_array_equal(updates["overlay"], want)
     assert updates["caption"].startswith("Grad-CAM on stage1 for “star”")
@@ -76,9 +78,9 @@ def test_a_class_outside_the_top_k_runs_the_model_once_more_and_says_so(store, s
     (missing,) = [i for i, name in enumerate(SHAPES) if name not in streamed[0]["predictions"]]
     updates = handlers.on_control(store, visit, Controls(method="layercam", class_index=missing))
     assert visit.analysis.explanation.extra_passes == (missing,)
-    assert updates["status"] == f"**“{SHAPES[missing]}” is not among the top 5: the model ran once more to explain it.**"
+    assert updates["message"] == f"**“{SHAPES[missing]}” is not among the top 5: the model ran once more to explain it.**"
     assert updates["caption"].startswith(f"LayerCAM on stage2 for “{SHAPES[missing]}”")
-    assert updates["json_download"].endswith(".json")
+    assert updates["json_download"]["value"].endswith(".json")
 
 
 def test_a_redraw_during_the_stream_moves_its_class_forward_and_merges(store):
@@ -90,7 +92,7 @@ def test_a_redraw_during_the_stream_moves_its_class_forward_and_merges(store):
     last = list(first["predictions"])[-1]
     index = SHAPES.index(last)
     waiting = handlers.on_control(store, visit, Controls(method="gradcam", class_index=index))
-    assert waiting == {"status": f"**“{last}” is explained next; its map appears in a moment.**"}
+    assert waiting == {"message": f"**“{last}” is explained next; its map appears in a moment.**"}
     assert visit.pending[0] == index
     arrived = next(steps)  # the stream's next class: the one asked for, drawn as it arrives
     assert arrived["caption"].startswith(f"Grad-CAM on stage2 for “{last}”")
@@ -115,10 +117,10 @@ def test_a_newer_request_stops_the_stream_and_the_same_request_finishes_it(store
 
 def test_a_model_switch_is_kept_or_refused_with_the_reason(store):
     switched = stream(store, image=None, model="tiny", current="bundled")
-    assert switched == [{"current_model": "tiny", "status": "**Now using tiny.**"}]
+    assert switched == [{"current_model": "tiny", "message": "**Now using tiny.**"}]
     refused = stream(store, image=None, model="someone/else", current="bundled")
     assert len(refused) == 1 and refused[0]["model"] == "bundled"
-    assert "is not one of the models this app serves" in refused[0]["status"]
+    assert "is not one of the models this app serves" in refused[0]["message"]
 
 
 def test_a_bad_file_gets_its_message_and_keeps_the_last_result(store, streamed, tmp_path):
@@ -127,7 +129,7 @@ def test_a_bad_file_gets_its_message_and_keeps_the_last_result(store, streamed, 
     visit = streamed[0]["state"]
     before = visit.analysis
     (updates,) = stream(store, image=str(notes), visit=visit)
-    assert list(updates) == ["status"] and "is a text file, not an image" in updates["status"]
+    assert list(updates) == ["message"] and "is a text file, not an image" in updates["message"]
     assert visit.analysis is before
 
 
@@ -142,7 +144,7 @@ def test_a_map_chosen_before_it_is_computed_is_drawn_by_the_stream(store):
     assert "overlay" not in first and first["predictions"]  # Grad-CAM needs the top class's backward
     visit = first["state"]
     waiting = handlers.on_control(store, visit, Controls(fusion="max"))  # rollout's other fusions come later
-    assert waiting == {"status": "**Rollout with max fusion is computed next; its map appears in a moment.**"}
+    assert waiting == {"message": "**Rollout with max fusion is computed next; its map appears in a moment.**"}
     rest = list(steps)
     captions = [m["caption"] for m in rest if "caption" in m]
     assert captions == ["rollout up to layer 4/4, max of heads, discard 0.9"]

@@ -9,7 +9,7 @@ from helpers import load_photo
 
 from explain import METHODS, MapChoice, Method, explain, register
 from explain.export import explanation_record
-from explain.render import select_map
+from explain.render import percent, select_map
 
 
 def gradient_times_activation(activations, gradients):
@@ -38,7 +38,7 @@ def test_a_registered_method_is_computed_selected_and_exported(toy, model, proce
         torch.testing.assert_close(e.classes[prediction.index].toy, expected, atol=1e-6, rtol=1e-5)
         values, caption = select_map(e, MapChoice("toy", class_index=prediction.index))
         assert torch.equal(values, e.classes[prediction.index].maps["toy"])
-        assert caption == f"Toy map for “{prediction.label}” ({prediction.probability:.1%})"
+        assert caption == f"Toy map for “{prediction.label}” ({percent(prediction.probability)})"
         (exported,) = [m for m in record["maps"] if m["method"] == "toy" and m["class_index"] == prediction.index]
         assert exported["grid"] == [8, 8]
         torch.testing.assert_close(torch.tensor(exported["values"]), expected, atol=1e-6, rtol=1e-5)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from explain import explain
 from explain.overlay import DISPLAY_SIDE, overlay
-from explain.render import MapChoice, layer_gallery, render, select_map
+from explain.render import MapChoice, gallery, percent, render, select_map
 from explorer.analysis import analyse, display_image, ensure_class
 from explorer.store import ServedModel
 
@@ -63,16 +63,22 @@ def test_render_is_the_overlay_of_the_chosen_map(explanation):
     assert caption.startswith("raw attention of the class token, layer 1/")
 
 
-def test_gallery_has_one_picture_per_layer(explanation):
+def test_the_gallery_shows_what_the_method_has(explanation):
     image = load_photo("chelsea.png")
-    gallery = layer_gallery(image, explanation, MapChoice("gradcam"))  # no layers: rollout instead
-    layers = explanation.layers
-    assert len(gallery) == layers and all(max(img.shape[:2]) == 256 for img, _ in gallery)
-    np.testing.assert_array_equal(gallery[0][0], render(image, explanation, MapChoice("rollout", layer=1), max_side=256)[0])
-    attention = layer_gallery(image, explanation, MapChoice("raw_attention", head=1))  # a layered method: itself
-    assert len(attention) == layers
-    np.testing.assert_array_equal(attention[2][0], render(image, explanation, MapChoice("raw_attention", layer=3, head=1),
-                                                          max_side=256)[0])
+    top, second = (p.index for p in explanation.predictions[:2])
+    title, layers = gallery(image, explanation, MapChoice("raw_attention", head=1))
+    assert title == "Raw attention, layer by layer" and [label for _, label in layers] == ["layer 1", "layer 2", "layer 3"]
+    assert all(max(img.shape[:2]) == 256 for img, _ in layers)  # thumbnails, small pictures scaled up to them
+    np.testing.assert_array_equal(layers[2][0], render(image, explanation, MapChoice("raw_attention", layer=3, head=1),
+                                                       max_side=256)[0])
+    title, stages = gallery(image, explanation, MapChoice("gradcam", class_index=second))
+    assert title == "Grad-CAM, stage by stage" and [label for _, label in stages] == ["stage1", "stage2", "stage3"]
+    np.testing.assert_array_equal(stages[0][0], render(image, explanation, MapChoice("gradcam", stage="stage1",
+                                                                                       class_index=second), max_side=256)[0])
+    title, classes = gallery(image, explanation, MapChoice("gradient_rollout"))
+    assert title == "Gradient rollout, class by class"
+    assert [label for _, label in classes] == [f"{explanation.classes[i].label} ({percent(explanation.classes[i].probability)})"
+                                               for i in (top, second)]
 
 
 def test_session_runs_the_model_only_for_a_new_class(model, processor):

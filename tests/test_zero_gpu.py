@@ -9,6 +9,7 @@ import pickle
 import pytest
 import spaces
 import torch
+from helpers import EXAMPLES, MODELS, load_photo
 
 from explain import explain
 from explain.explanation import assemble
@@ -17,7 +18,6 @@ from explorer import analysis, gpu, launch
 from explorer.controls import Controls
 from explorer.handlers import on_image
 from explorer.paths import BUNDLED_NAME
-from helpers import EXAMPLES, MODELS, load_photo
 from vit_hybrid.images import load_image
 
 
@@ -69,4 +69,5 @@ def test_on_zero_gpu_every_model_is_loaded_at_start_and_the_page_shows_all_at_on
     first, last = messages
     assert len(first["state"].analysis.explanation.classes) == 5 and first["state"].pending == []
     assert first["caption"].startswith("rollout up to layer 4/4")
-    assert last["status"].startswith("**Explained with") and "gallery" in last and last["json_download"].endswith(".json")
+    assert last["status"].startswith("**Explained with") and "gallery" in last
+    assert last["json_download"]["value"].endswith(".json")
