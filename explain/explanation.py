@@ -176,6 +176,12 @@ class Steps:
         """Frees the kept graph (also done by the last pending class)."""
         self._forward.release()
 
+    def finish(self) -> dict[str, Any]:
+        """Explains every pending class and returns `tensors()`."""
+        while self.pending:
+            self.add(self.pending[0])
+        return self.tensors()
+
     def tensors(self) -> dict[str, Any]:
         """What is computed so far, as tensors and names only (picklable: it can come back from a
         GPU worker): {"probabilities", "maps", "classes"}."""
@@ -211,25 +217,6 @@ def assemble(
     )
 
 
-def explain_pixels(
-    model: ViTHybridForImageClassification,
-    pixel_values: torch.Tensor,
-    *,
-    top_k: int = 5,
-    explained: int | None = None,
-    fusions: tuple[str, ...] = FUSIONS,
-    discard: float = DISCARD,
-    autocast: torch.dtype | None = None,
-) -> dict[str, Any]:
-    """Every map of one model input (1, C, H, W), as `Steps.tensors()`: the top `explained` of the
-    `top_k` classes explained, one backward each from one forward pass."""
-    steps = Steps(model, pixel_values, top_k=top_k, explained=explained, fusions=fusions, discard=discard,
-                  autocast=autocast)
-    while steps.pending:
-        steps.add(steps.pending[0])
-    return steps.tensors()
-
-
 def explain(
     model: ViTHybridForImageClassification,
     image: PIL.Image.Image | np.ndarray,
@@ -260,8 +247,9 @@ def explain(
             default, is float32, the exact path.
     """
     pixel_values, geometry = model_input(image, processor, model.config, view, max_tokens)
-    tensors = explain_pixels(model, pixel_values, top_k=top_k, explained=explained, fusions=fusions, discard=discard,
-                             autocast=autocast)
+    steps = Steps(model, pixel_values, top_k=top_k, explained=explained, fusions=fusions, discard=discard,
+                  autocast=autocast)
+    tensors = steps.finish()
     return assemble(model, tensors, pixel_values, geometry, view, top_k=top_k, discard=discard)
 
 

@@ -2,7 +2,7 @@
 
 A `MapChoice` names a map the way the page's controls do (method, layer, head, fusion, stage,
 class); `select_map` returns it with a caption, `render` lays it over the user's image, and
-`gallery` draws a method's maps side by side: its layers, its stages, or the explained classes.
+`gallery` says which maps of a method go side by side: its layers, its stages, or the classes.
 All of them read the method registry (`explain.methods`).
 """
 
@@ -77,17 +77,10 @@ def render(
     return overlay(image, values, explanation.geometry, colormap, opacity, max_side), caption
 
 
-def gallery(
-    image: np.ndarray,
-    explanation: Explanation,
-    choice: MapChoice,
-    colormap: str = "inferno",
-    opacity: float = 0.6,
-    max_side: int = GALLERY_SIDE,
-) -> tuple[str, list[tuple[np.ndarray, str]]]:
-    """What the chosen method has, side by side and small: its layers (rollout, raw attention),
-    its stages (Grad-CAM, LayerCAM, for the chosen class), or the explained classes (gradient
-    rollout); with a title that says which."""
+def gallery(explanation: Explanation, choice: MapChoice) -> tuple[str, list[tuple[MapChoice, str]]]:
+    """What the gallery shows for the chosen method, side by side: its layers (rollout, raw
+    attention), its stages (Grad-CAM, LayerCAM, for the chosen class) or the explained classes
+    (gradient rollout); a title that says which, and each map's choice and label."""
     method = method_of(choice)
     if method.axis == LAYER:
         title, choices = "layer by layer", [(replace(choice, layer=n), f"layer {n}") for n in range(1, explanation.layers + 1)]
@@ -101,6 +94,5 @@ def gallery(
                    for i, c in explanation.classes.items()]
     else:
         title, choices = "", [(choice, method.title)]
-    pictures = [(render(image, explanation, one, colormap, opacity, max_side)[0], label) for one, label in choices]
     name = method.title[:1].upper() + method.title[1:]
-    return (f"{name}, {title}" if title else name), pictures
+    return (f"{name}, {title}" if title else name), choices

@@ -12,7 +12,7 @@ import numpy as np
 import PIL.Image
 
 from explain import ClassMaps, Explanation, MapChoice, explain_class
-from explain.explanation import Steps, assemble, class_maps, explain_pixels
+from explain.explanation import Steps, assemble, class_maps
 from explain.methods import DISCARD
 from explain.rollout import FUSIONS
 from explain.inputs import model_input
@@ -74,7 +74,7 @@ def begin(served: ServedModel, source: str, view: str = "crop", fusion: str = FU
         tensors = explain_on_gpu(served.name, pixel_values, top_k, FUSIONS, DISCARD)
     elif everything:
         with COMPUTE:
-            tensors = explain_pixels(served.model, pixel_values, top_k=top_k, autocast=served.autocast)
+            tensors = Steps(served.model, pixel_values, top_k=top_k, autocast=served.autocast).finish()
     else:
         with COMPUTE:
             steps = Steps(served.model, pixel_values, top_k=top_k, fusions=(fusion,), autocast=served.autocast)

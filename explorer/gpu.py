@@ -16,7 +16,7 @@ from typing import Any
 import spaces
 import torch
 
-from explain.explanation import explain_pixels
+from explain.explanation import Steps
 from vit_hybrid import ViTHybridForImageClassification
 
 ZERO_GPU = spaces.config.Config.zero_gpu  # SPACES_ZERO_GPU, which ZeroGPU hardware sets
@@ -30,4 +30,4 @@ def explain_on_gpu(model: str, pixel_values: torch.Tensor, top_k: int, fusions: 
     model called `model`: bfloat16 autocast on a GPU, float32 without one."""
     network = MODELS[model]
     autocast = torch.bfloat16 if network.device.type == "cuda" else None
-    return explain_pixels(network, pixel_values, top_k=top_k, fusions=fusions, discard=discard, autocast=autocast)
+    return Steps(network, pixel_values, top_k=top_k, fusions=fusions, discard=discard, autocast=autocast).finish()

@@ -18,7 +18,7 @@ from explain.rollout import FUSIONS
 from explain.metrics import deletion_insertion
 from explain.overlay import mark_crop
 from explain.overlay import overlay
-from explain.render import gallery, is_empty, method_of, percent, select_map, target_class
+from explain.render import GALLERY_SIDE, gallery, is_empty, method_of, percent, render, select_map, target_class
 from vit_hybrid.images import ImageError
 
 from .analysis import COMPUTE, TOP_K, Analysis, add_class, analyse, begin, ensure_class, resume
@@ -249,8 +249,9 @@ def on_gallery(state: Visit | None, controls: Controls) -> Updates:
         return {}
     analysis = state.analysis
     try:
-        title, pictures = gallery(analysis.image, analysis.explanation, controls.choice(analysis), controls.colormap,
-                                  controls.opacity)
+        title, choices = gallery(analysis.explanation, controls.choice(analysis))
+        pictures = [(render(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity,
+                            GALLERY_SIDE)[0], label) for choice, label in choices]
     except (ValueError, KeyError):  # a map not computed yet: the stream's last step redraws the gallery
         return {}
     return {"gallery": gr.update(value=pictures, label=title)}
