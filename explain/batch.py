@@ -62,7 +62,7 @@ def _explain_together(
     for row, ((pixel_values, geometry), index) in enumerate(zip(inputs, chosen)):
         predictions = [Prediction(i, labels.get(i, str(i)), float(p))
                        for p, i in zip(top.values[row], top.indices[row].tolist())]
-        classes = {index: class_maps(model, probabilities[row], index, take(specific, row))} if class_specific else {}
+        classes = {index: class_maps(model, probabilities[row], index, take(specific, row) if class_specific else {})}
         explanations.append(Explanation(
             predictions=predictions, grid=forward.activations.grid, maps=take(plain, row), classes=classes,
             geometry=geometry, view=view, pixel_values=pixel_values, stages=model.config.stage_names,
@@ -89,11 +89,12 @@ def explain_batch(
         inputs: (pixel values (1, C, H, W), geometry) per image, as `explain.inputs.model_input`
             makes them (all in `view`).
         targets: per image, the class whose class-specific maps are computed; None (or no list)
-            for its top prediction. Each explanation's `classes` holds that one class.
+            for its top prediction. Each explanation's `classes` holds that one class, with its
+            probability.
         top_k: predictions kept per image.
         batch_size: images per forward pass (images of different sizes never share one).
         fusions, discard: as for `explain`.
-        class_specific: False skips the backward (and the class-specific maps).
+        class_specific: False skips the backward: the target's `ClassMaps` hold no maps.
     """
     targets = [None] * len(inputs) if targets is None else list(targets)
     if len(targets) != len(inputs):

@@ -88,8 +88,11 @@ def test_batches_hold_one_input_size_each_in_order_of_first_appearance():
 
 def test_no_backward_and_bad_targets(model, processor):
     inputs = [model_input(p, processor, model.config) for p in images()[:2]]
-    plain = explain_batch(model, inputs, class_specific=False)
-    assert all(e.classes == {} for e in plain) and all("rollout" in e.maps for e in plain)
+    plain = explain_batch(model, inputs, [None, 3], class_specific=False)
+    assert [list(e.classes) for e in plain] == [[plain[0].predictions[0].index], [3]]
+    assert all(c.maps == {} for e in plain for c in e.classes.values()) and all("rollout" in e.maps for e in plain)
+    probabilities = model(torch.cat([p for p, _ in inputs])).logits.softmax(-1)
+    assert plain[1].classes[3].probability == pytest.approx(float(probabilities[1, 3]), rel=1e-5)
     with pytest.raises(ValueError, match=r"class index must be in \[0, 5\), got 5"):
         explain_batch(model, inputs, [None, 5])
     with pytest.raises(ValueError, match="1 targets for 2 inputs"):
