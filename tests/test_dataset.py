@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import PIL.Image
+import pyarrow.parquet as pq
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import BUNDLED, EXAMPLES, ROOT
-from hostile import corpus
+from helpers import BUNDLED, EXAMPLES, ROOT, example_folder
 
 from explain import explain, explain_class
 from explain.dataset import main
@@ -34,26 +34,12 @@ from vit_hybrid.images import load_image
 MAPS = "rollout,raw_attention:2,gradient_rollout,gradcam:stage1,layercam"
 
 
-def hostile_folder(root: Path) -> dict[str, str | None]:
-    """The example images and the hostile corpus under root; key -> the refusal's message (None
-    for a file that decodes)."""
-    expected = {}
-    for path in sorted(EXAMPLES.glob("*")):
-        if path.suffix in (".jpg", ".png"):
-            shutil.copy(path, root / path.name)
-            expected[path.name] = None
-    (root / "hostile").mkdir()
-    for n, case in enumerate(corpus()):
-        name = f"hostile/{n:02d}-{Path(case.name).name}"
-        (root / name).write_bytes(case.data)
-        expected[name] = case.message
-    return expected
-
-
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> tuple[Path, dict[str, str | None]]:
+    """The example images and, in hostile/, the hostile corpus; key -> the refusal's message
+    (None for a file that decodes)."""
     root = tmp_path_factory.mktemp("source")
-    return root, hostile_folder(root)
+    return root, example_folder(root)
 
 
 @pytest.fixture(scope="module")
@@ -203,11 +189,12 @@ def test_map_names_are_checked_against_the_model(bundled):
 
 def test_a_part_file_cut_short_is_removed_and_its_images_redone(tmp_path):
     main([str(EXAMPLES), "--out", str(tmp_path), "--model", str(BUNDLED), "--maps", "rollout", "--chunk", "4"])
-    cut = part_files(tmp_path)[0]
+    cut, *whole = part_files(tmp_path)
+    kept = set(read_rows(tmp_path).column("path").to_pylist()) - set(pq.read_table(cut).column("path").to_pylist())
     cut.write_bytes(cut.read_bytes()[:200])
     done, notes = done_paths(tmp_path)
     assert len(notes) == 1 and "incomplete part file" in notes[0] and not cut.exists()
-    assert len(done) == len(list(EXAMPLES.glob("*.*g"))) - 4
+    assert done == kept and part_files(tmp_path) == whole
 
 
 @pytest.mark.slow
