@@ -4,6 +4,7 @@ cache laid out by hand, and the example photos as arrays."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 from collections.abc import Iterator
@@ -19,10 +20,11 @@ from explorer.paths import BUNDLED, EXAMPLES, ROOT
 from hostile import write_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts"))  # screenshots of the browser tests
 MODELS = FIXTURES / "models"
 SHAPES = ("circle", "square", "triangle", "star", "cross", "ring")  # the bundled model's classes, as the page shows them
 
-__all__ = ["BUNDLED", "EXAMPLES", "FIXTURES", "MODELS", "ROOT", "SHAPES", "example_folder", "load_photo", "make_hub_cache",
+__all__ = ["ARTIFACTS", "BUNDLED", "EXAMPLES", "FIXTURES", "MODELS", "ROOT", "SHAPES", "chromium_path", "example_folder", "load_photo", "make_hub_cache",
            "reference_case", "reference_io", "time_limit"]
 
 
@@ -76,3 +78,16 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def chromium_path() -> str:
+    """Debian's Chromium; without it a browser test is skipped, except in CI (CI=true), where
+    .ci/run installs it and the test fails instead."""
+    import pytest
+
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium package)")
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    return path

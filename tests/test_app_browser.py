@@ -6,28 +6,17 @@ The screenshots are saved under $TEST_ARTIFACTS (default: test-artifacts/).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES
+from helpers import ARTIFACTS, EXAMPLES, chromium_path
 
 from explain import METHODS
 from explorer.server import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
 TIMEOUT_MS = 60_000
-
-
-def chromium_path() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium package)")
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    return path
 
 
 @pytest.fixture(scope="module")
