@@ -38,17 +38,19 @@ def _name(text: str) -> str:
     return re.sub(r"[\s_-]+", " ", text).strip().lower()
 
 
+def classes_named(name: str, id2label: dict[int, str]) -> set[int]:
+    """The classes whose label is `name`, case, spaces, "_" and "-" aside; a label "tabby, tabby
+    cat" answers to either of its names."""
+    wanted = _name(name)
+    return {index for index, label in id2label.items() if wanted in {_name(n) for n in (label, *label.split(","))}}
+
+
 def folder_classes(folders: set[str], id2label: dict[int, str]) -> tuple[dict[str, int], list[str]]:
-    """The class each folder name names, matched to the model's labels by name (case, spaces,
-    "_" and "-" aside; a label "tabby, tabby cat" answers to either name), and a note for each
-    folder that names none or more than one. SystemExit when no folder names a class."""
-    names: dict[str, set[int]] = {}
-    for index, label in id2label.items():
-        for name in {label, *label.split(",")}:
-            names.setdefault(_name(name), set()).add(index)
+    """The class each folder name names (`classes_named`), and a note for each folder that names
+    none or more than one. SystemExit when no folder names a class."""
     classes, notes = {}, []
     for folder in sorted(folders):
-        matches = names.get(_name(folder), set())
+        matches = classes_named(folder, id2label)
         if len(matches) == 1:
             classes[folder] = next(iter(matches))
         elif matches:

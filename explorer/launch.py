@@ -29,6 +29,9 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
     parser.add_argument("--max-models", type=int, default=3, help="models held in memory at once")
     parser.add_argument("--queue-size", type=int, default=QUEUE_SIZE,
                         help="requests that may wait; beyond it a visitor is told the app is busy and to retry")
+    parser.add_argument("--mcp", action="store_true", default=None,
+                        help="also serve Gradio's MCP server (tools for AI agents) at /gradio_api/mcp/; "
+                             "default: $GRADIO_MCP_SERVER, as Gradio reads it")
     return parser.parse_args(argv)
 
 
