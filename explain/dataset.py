@@ -72,7 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=CHUNK, help="images per part file (the unit of resuming)")
     parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                         help="run on Ray Data: a cluster's address (auto, ray://host:10001), or none for a local Ray")
-    parser.add_argument("--actors", type=int, default=2, help="with --ray: model actors (one model each)")
+    parser.add_argument("--actors", type=int, default=1,
+                        help="with --ray: model actors (one model each); leave CPUs to Ray's read and write tasks")
     parser.add_argument("--actor-cpus", type=float, default=1.0, help="with --ray: CPUs per actor")
     parser.add_argument("--actor-gpus", type=float, default=None,
                         help="with --ray: GPUs per actor (default: 1 when the cluster has GPUs, else 0)")
