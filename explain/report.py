@@ -104,7 +104,7 @@ def _metrics(rows: list[dict[str, Any]]) -> str:
             data = [values[metric][n] for n in names]
             labels = list(names)
             if f"random_{metric}" in values:
-                data += [sum((values[f"random_{metric}"][n] for n in names), [])]
+                data += [[v for n in names for v in values[f"random_{metric}"][n]]]
                 labels += ["random order"]
             ax.boxplot(data, tick_labels=labels)
             better = {"deletion": "lower", "insertion": "higher", "energy_inside": "higher"}[metric]

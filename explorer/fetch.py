@@ -50,21 +50,21 @@ async def _fetch(url: str, max_bytes: int, allowed: Callable[[str], bool]) -> by
             raise FetchError(f"Only http and https URLs (or data: URLs) can be fetched, not {url[:80]!r}.")
         address = await _public_address(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), allowed)
         transport = safehttpx.AsyncSecureTransport(address)  # connects to the checked address, TLS for the host
-        async with httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False, timeout=TIMEOUT_S) as client:
-            async with client.stream("GET", url) as response:
-                if response.is_redirect:
-                    url = urllib.parse.urljoin(url, response.headers["location"])
-                    continue
-                if response.status_code != 200:
-                    raise FetchError(f"The URL answered with HTTP {response.status_code}, not an image.")
-                if int(response.headers.get("content-length") or 0) > max_bytes:
+        client = httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False, timeout=TIMEOUT_S)
+        async with client, client.stream("GET", url) as response:
+            if response.is_redirect:
+                url = urllib.parse.urljoin(url, response.headers["location"])
+                continue
+            if response.status_code != 200:
+                raise FetchError(f"The URL answered with HTTP {response.status_code}, not an image.")
+            if int(response.headers.get("content-length") or 0) > max_bytes:
+                raise FetchError(f"The image is larger than {max_bytes / 1e6:g} MB.")
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > max_bytes:
                     raise FetchError(f"The image is larger than {max_bytes / 1e6:g} MB.")
-                data = bytearray()
-                async for chunk in response.aiter_bytes():
-                    data += chunk
-                    if len(data) > max_bytes:
-                        raise FetchError(f"The image is larger than {max_bytes / 1e6:g} MB.")
-                return bytes(data)
+            return bytes(data)
     raise FetchError(f"The URL redirected more than {MAX_REDIRECTS} times.")
 
 

@@ -25,6 +25,9 @@ from .fetch import FetchError, fetch
 from .store import ModelLoadError, ModelStore
 
 
+MAX_CLASSES = 10  # classes per call: each one outside the top 5 costs a forward and a backward pass
+
+
 def requested_classes(text: str, analysis: Analysis, id2label: dict[int, str]) -> list[int]:
     """The classes a comma-separated list names (indices or labels); the top prediction when empty."""
     indices = []
@@ -42,7 +45,10 @@ def requested_classes(text: str, analysis: Analysis, id2label: dict[int, str]) -
                                  f"{'' if not found else ' (' + ', '.join(map(str, sorted(found))) + ')'}: give its index.")
             (index,) = found
         indices.append(index)
-    return list(dict.fromkeys(indices)) or [analysis.explanation.predictions[0].index]
+    indices = list(dict.fromkeys(indices))
+    if len(indices) > MAX_CLASSES:
+        raise ValueError(f"At most {MAX_CLASSES} classes can be explained in one call, not {len(indices)}.")
+    return indices or [analysis.explanation.predictions[0].index]
 
 
 def summary_record(analysis: Analysis, indices: list[int]) -> dict[str, Any]:
@@ -80,7 +86,7 @@ def explain_summary(store: ModelStore, image: str, model: str, view: str = "crop
         image: the picture, as an http(s) URL on a public server or a data: URL with its bytes in base64 (data:image/png;base64,...).
         model: which of the app's models to use.
         view: "crop" for the centre crop the model was trained on, "whole" for the uncropped image.
-        classes: comma-separated class labels or indices to explain; empty for the top prediction.
+        classes: comma-separated class labels or indices to explain (at most 10); empty for the top prediction.
 
     Returns:
         The summary as JSON text (predictions; per class and method: peak and quadrant shares).

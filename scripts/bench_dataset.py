@@ -69,7 +69,7 @@ def batching(name: str, model, processor, count: int, batch: int, reps: int) -> 
         images = [rng.integers(0, 256, (400, 500, 3), dtype=np.uint8) for _ in range(count)]
         order = list(ways) if rep % 2 == 0 else list(ways)[::-1]
         for way in order:
-            seconds = timed(lambda: ways[way](images))
+            seconds = timed(lambda way=way, images=images: ways[way](images))
             if rep:  # the first repetition warms up
                 times[way].append(seconds)
     rates = {way: count / statistics.median(t) for way, t in times.items()}
@@ -92,7 +92,7 @@ def ray_overhead(count: int, reps: int) -> None:
         for rep in range(reps):
             for way in (list(ways) if rep % 2 == 0 else list(ways)[::-1]):
                 out = Path(folder) / f"{way}-{rep}"
-                times[way].append(timed(lambda: run_dataset([*common, "--out", str(out), *ways[way]])))
+                times[way].append(timed(lambda out=out, way=way: run_dataset([*common, "--out", str(out), *ways[way]])))
     local, ray = (statistics.median(times[w]) for w in ways)
     print(f"dataset runner, {count} scenes, median of {reps}: local {local:.1f} s ({count / local:.1f} images/s), "
           f"Ray {ray:.1f} s ({count / ray:.1f} images/s); Ray / local {ray / local:.2f} "

@@ -1,5 +1,6 @@
 """What many tests share: where the fixtures are, reading the reference's recorded outputs, a Hub
-cache laid out by hand, and the example photos as arrays."""
+cache laid out by hand, the example photos as arrays or as a folder with the hostile corpus,
+Chromium for the browser tests, and a time limit."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hostile import write_corpus
 from PIL import Image
 from safetensors.torch import load_file
 
 from explorer.paths import BUNDLED, EXAMPLES, ROOT
-from hostile import write_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts"))  # screenshots of the browser tests
