@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None, progress: Callable[[int], None] = lambda
     except ValueError as err:
         raise SystemExit(f"--maps: {err}") from None
     root, paths = list_images(args.source)
+    paths = [p for p in paths if not p.is_relative_to(args.out.absolute())]  # never the run's own overlays
     keys = [key_of(p, root) for p in paths]
     classes: dict[str, int] = {}
     if args.labels_from_folders:
@@ -152,8 +153,10 @@ def main(argv: list[str] | None = None, progress: Callable[[int], None] = lambda
               masks=str(args.masks) if args.masks else None, tolerance=args.tolerance,
               overlays=str(args.out / "overlays") if args.overlays else None, batch_size=args.batch_size)
     if todo and args.ray is not None:
-        from .raydata import run_on_ray
-
+        try:
+            from .raydata import run_on_ray
+        except ImportError as err:
+            raise SystemExit(f"--ray needs Ray Data ({err}): pip install '.[dataset]'") from None
         run_on_ray(args.ray or None, model, processor, job, [p for _, p in todo], root, args.out,
                    actors=args.actors, actor_cpus=args.actor_cpus, actor_gpus=args.actor_gpus, chunk=args.chunk)
     elif todo:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import ray
 import torch
 
 import vit_hybrid
@@ -31,8 +32,6 @@ class Explainer:
     """One actor of the pool: its own copy of the model, explaining the batches Ray hands it."""
 
     def __init__(self, shipped: dict, job: Job, root: str) -> None:
-        import ray
-
         model, processor = ray.get(shipped["model"])
         self.model = model.to("cuda" if torch.cuda.is_available() else "cpu")
         self.processor = processor
@@ -58,8 +57,6 @@ def run_on_ray(address: str | None, model: ViTHybridForImageClassification, proc
             CPU starve them.
         chunk: images per actor call.
     """
-    import ray
-
     started = not ray.is_initialized()
     if started:
         ray.init(address=address, runtime_env=RUNTIME_ENV, **({} if address else {"include_dashboard": False}))
@@ -70,7 +67,8 @@ def run_on_ray(address: str | None, model: ViTHybridForImageClassification, proc
         files = ray.data.read_binary_files([str(p) for p in paths], include_paths=True)
         rows = files.map_batches(
             Explainer, fn_constructor_kwargs={"shipped": shipped, "job": job, "root": str(root)},
-            batch_size=chunk, batch_format="numpy", concurrency=actors, num_cpus=actor_cpus, num_gpus=actor_gpus,
+            batch_size=chunk, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=actor_cpus, num_gpus=actor_gpus,
         )
         rows.write_parquet(str((out / ROWS).absolute()))
     finally:

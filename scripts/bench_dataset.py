@@ -14,14 +14,17 @@ For the Hub architecture (google/vit-hybrid-base-bit-384, random weights, 384 px
 the bundled model (128 px, 4 layers); medians of --reps after one warm-up.
 
 Ray: `python -m explain.dataset` on --ray-images shape scenes (bundled model, every map), run
-in this process locally and with --ray (a local Ray of 2 CPUs started and stopped by the run,
-two actors of half a CPU), alternately; wall time of the whole command, Ray's start included.
+locally and with --ray (a local Ray started and stopped by the run, two actors of half a CPU),
+alternately, each as a command of its own; wall time of the whole command (Python's start and
+the model's loading included, and Ray's start for the Ray run).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,11 +35,11 @@ import numpy as np
 import PIL.Image
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from explain import explain  # noqa: E402
 from explain.batch import explain_batch  # noqa: E402
-from explain.dataset import main as run_dataset  # noqa: E402
 from explain.inputs import model_input  # noqa: E402
 from explain.scenes import TEST_SEED, make_batch  # noqa: E402
 from explorer.paths import BUNDLED  # noqa: E402
@@ -79,20 +82,22 @@ def batching(name: str, model, processor, count: int, batch: int, reps: int) -> 
 
 
 def ray_overhead(count: int, reps: int) -> None:
-    """Wall time of the dataset runner here and on a local Ray, medians of `reps`."""
+    """Wall time of the dataset runner here and on a local Ray, each a command of its own, medians
+    of `reps`."""
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "scenes"
         source.mkdir()
         images, _ = make_batch(TEST_SEED, 0, count)
         for index, image in enumerate(images):
             PIL.Image.fromarray(image).save(source / f"scene-{index:04d}.png")
-        common = [str(source), "--model", str(BUNDLED)]
+        common = [sys.executable, "-m", "explain.dataset", str(source), "--model", str(BUNDLED)]
         ways = {"local": [], "ray": ["--ray", "--actors", "2", "--actor-cpus", "0.5"]}
         times: dict[str, list[float]] = {way: [] for way in ways}
         for rep in range(reps):
             for way in (list(ways) if rep % 2 == 0 else list(ways)[::-1]):
-                out = Path(folder) / f"{way}-{rep}"
-                times[way].append(timed(lambda out=out, way=way: run_dataset([*common, "--out", str(out), *ways[way]])))
+                command = [*common, "--out", str(Path(folder) / f"{way}-{rep}"), *ways[way]]
+                times[way].append(timed(lambda command=command: subprocess.run(
+                    command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
     local, ray = (statistics.median(times[w]) for w in ways)
     print(f"dataset runner, {count} scenes, median of {reps}: local {local:.1f} s ({count / local:.1f} images/s), "
           f"Ray {ray:.1f} s ({count / ray:.1f} images/s); Ray / local {ray / local:.2f} "
@@ -110,7 +115,8 @@ def main() -> None:
     parser.add_argument("--skip-hub", action="store_true")
     parser.add_argument("--skip-ray", action="store_true")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} "
+          "(other work on these cores slows the small passes of one-at-a-time most)", flush=True)
     if not args.skip_hub:
         torch.manual_seed(0)
         hub = ViTHybridForImageClassification(hub_architecture()).eval().requires_grad_(False)
@@ -122,6 +128,7 @@ def main() -> None:
              args.batch, args.reps)
     if not args.skip_ray:
         ray_overhead(args.ray_images, args.reps)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -218,3 +218,14 @@ def test_a_run_killed_midway_and_restarted_has_every_row_once(source, tmp_path):
     rows = read_rows(out).column("path").to_pylist()
     assert sorted(rows) == sorted(expected) and len(rows) == len(set(rows))
     assert json.loads((out / "manifest.json").read_text())["faithfulness_steps"] == 4
+
+
+def test_a_run_inside_its_source_folder_does_not_explain_its_own_overlays(tmp_path, capsys):
+    shutil.copytree(EXAMPLES, tmp_path / "src")
+    command = [str(tmp_path / "src"), "--out", str(tmp_path / "src" / "run"), "--model", str(BUNDLED), "--maps", "rollout",
+               "--overlays"]
+    main(command)
+    assert sum(p.is_file() for p in (tmp_path / "src" / "run" / "overlays").rglob("*.png")) == 9
+    capsys.readouterr()
+    main(command)
+    assert "9 done before, 0 to explain" in capsys.readouterr().out
