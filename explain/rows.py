@@ -58,11 +58,15 @@ class Job:
 
 
 def _mask(job: Job, key: str, size: tuple[int, int]) -> torch.Tensor | None:
-    """The image's mask at its size (h, w), True inside; None when it has none."""
+    """The image's mask at its size (h, w), True inside; None when it has none (or one that does
+    not decode: its metrics stay null)."""
     path = mask_path(Path(job.masks), key) if job.masks else None
     if path is None or not path.is_file():
         return None
-    mask = load_image(path).convert("L")
+    try:
+        mask = load_image(path).convert("L")
+    except ImageError:
+        return None
     if mask.size != size[::-1]:
         mask = mask.resize(size[::-1], PIL.Image.Resampling.NEAREST)
     return torch.from_numpy(np.asarray(mask) > 127)
