@@ -24,7 +24,6 @@ from .downloads import write_json
 from .fetch import FetchError, fetch
 from .store import ModelLoadError, ModelStore
 
-
 MAX_CLASSES = 10  # classes per call: each one outside the top 5 costs a forward and a backward pass
 
 

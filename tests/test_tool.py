@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -55,7 +56,7 @@ def test_the_summary_is_that_of_the_explanation(store, analysis):
         assert got["map"] == caption
         assert got["peak"] is None if want["peak"] is None else got["peak"] == pytest.approx(want["peak"])
         assert got["quadrants"] == pytest.approx(want["quadrants"], abs=1e-6)
-    assert json.loads(open(path).read())["model"] == BUNDLED_NAME
+    assert json.loads(Path(path).read_text())["model"] == BUNDLED_NAME
     with pytest.raises(gr.Error, match="only images on public addresses are fetched"):
         explain_summary(store, "http://127.0.0.1:9/x.png", BUNDLED_NAME)
     with pytest.raises(gr.Error, match="not one of the models this app serves"):
