@@ -19,6 +19,7 @@ from explorer.launch import QUEUE_SIZE, make_store, parse_args
 from explorer.page import Page
 from explorer.paths import CSS, EXAMPLES
 from explorer.store import ModelStore
+from explorer.tool import add_summary_tool
 from explorer.upload import MAX_FILE_SIZE, ImageUpload
 
 SHOWN = (
@@ -117,6 +118,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         gr.Button(visible=False).click(
             **page.bind(h.on_explain, ["record"]), api_name="explain", concurrency_id="model"
         )
+        add_summary_tool(store, default)  # /explain_summary: the agents' tool (MCP)
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
     return demo
 
@@ -129,5 +131,10 @@ if __name__ == "__main__":
     private = {"enable_monitoring": False}  # Gradio's /monitoring pages would show every visitor's events
     demo = build(model_store, default_model, fallback_note, arguments.queue_size)
     demo.launch(
-        server_name=arguments.host, server_port=arguments.port, max_file_size=MAX_FILE_SIZE, show_error=True, **private
+        server_name=arguments.host,
+        server_port=arguments.port,
+        max_file_size=MAX_FILE_SIZE,
+        show_error=True,
+        mcp_server=arguments.mcp,
+        **private,  # mcp None: Gradio reads GRADIO_MCP_SERVER
     )

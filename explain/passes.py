@@ -18,6 +18,12 @@ from .methods import DISCARD, Activations, Gradients
 from .rollout import FUSIONS
 
 
+def _maps_dtype(values: torch.Tensor) -> torch.Tensor:
+    """float32 for the maps whatever the model's dtype, but float64 kept (so that a float64 model
+    gives float64 maps)."""
+    return values if values.dtype == torch.float64 else values.float()
+
+
 class ForwardPass:
     """The model run once on a batch with attentions and backbone stage maps.
 
@@ -48,8 +54,8 @@ class ForwardPass:
         self._graph = (out.logits, dict(zip(stages, maps)), out.attentions) if need_gradients else None
         self.logits = out.logits.detach()
         self.activations = Activations(
-            stages={s: m.detach().float() for s, m in zip(stages, maps)},  # float32 whatever the model's dtype
-            attentions=[a.detach().float() for a in out.attentions],
+            stages={s: _maps_dtype(m.detach()) for s, m in zip(stages, maps)},
+            attentions=[_maps_dtype(a.detach()) for a in out.attentions],
             grid=grid,
             fusions=fusions,
             discard=discard,
@@ -75,8 +81,8 @@ class ForwardPass:
         if not retain:
             self.release()
         return Gradients(
-            stages={s: g.float() for s, g in zip(names, grads)},
-            attentions=[g.float() for g in grads[len(names) :]],
+            stages={s: _maps_dtype(g) for s, g in zip(names, grads)},
+            attentions=[_maps_dtype(g) for g in grads[len(names) :]],
         )
 
     def release(self) -> None:

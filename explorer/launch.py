@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
     parser.add_argument("--bfloat16", action="store_true", default=os.environ.get("VIT_HYBRID_BFLOAT16") == "1",
                         help="on a CUDA GPU, explain in bfloat16 autocast (float32, the default, is the exact path; "
                              "ZeroGPU always uses bfloat16). Default: $VIT_HYBRID_BFLOAT16 == 1, which a Space can set")
+    parser.add_argument("--mcp", action="store_true", default=None,
+                        help="also serve Gradio's MCP server (tools for AI agents) at /gradio_api/mcp/; "
+                             "default: $GRADIO_MCP_SERVER, as Gradio reads it")
     return parser.parse_args(argv)
 
 

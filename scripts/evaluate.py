@@ -25,7 +25,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explain import explain, explain_class, rollout_maps  # noqa: E402
+from explain import Explanation, rollout_maps  # noqa: E402
+from explain.batch import explain_batch  # noqa: E402
+from explain.inputs import model_input  # noqa: E402
 from explain.metrics import energy_inside, pointing_game  # noqa: E402
 from explain.scenes import TEST_SEED, TUNING_SEED, make_scene, region  # noqa: E402
 from explain.statistics import mean_interval, spearman, wilson  # noqa: E402
@@ -34,16 +36,24 @@ from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor 
 ASSETS_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
 
 
-def class_maps(model, image: np.ndarray, processor, label: int, discard: float, fusion: str) -> tuple[int, dict]:
-    """The prediction and every map for the scene's true class, by method name."""
-    e = explain(model, image, processor, top_k=1, discard=discard, fusions=(fusion,))
-    e = explain_class(model, e, label)
-    maps = e.classes[label]
+BATCH = 32  # scenes explained together (the batched core: one forward and one backward per batch)
+
+
+def explained(model, scenes: list, processor, discard: float, fusion: str) -> list[Explanation]:
+    """The explanation of each scene for its true class, from the batched core."""
+    inputs = [model_input(scene.image, processor, model.config) for scene in scenes]
+    return explain_batch(model, inputs, [scene.label for scene in scenes], top_k=1, batch_size=BATCH,
+                         fusions=(fusion,), discard=discard)
+
+
+def named_maps(e: Explanation, fusion: str) -> dict:
+    """Every map of an explanation's explained class, by the names the table prints."""
+    (maps,) = e.classes.values()
     out = {"rollout": e.rollout[fusion][-1], "gradient rollout": maps.gradient_rollout}
     for stage in e.stages:
         out[f"Grad-CAM {stage}"] = maps.gradcam[stage]
         out[f"LayerCAM {stage}"] = maps.layercam[stage]
-    return e.predictions[0].index, out
+    return out
 
 
 def choose_rollout(model, processor, scenes: int) -> None:
@@ -89,19 +99,24 @@ def main() -> None:
     size = model.config.image_size
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
     centre = torch.exp(-((yy - size / 2 + 0.5) ** 2 + (xx - size / 2 + 0.5) ** 2).float() / (2 * (size / 4) ** 2))
-    for index in tqdm(range(args.scenes), desc="evaluating"):
-        scene = make_scene(TEST_SEED, index, size)
-        predicted, maps = class_maps(model, scene.image, processor, scene.label, args.discard, args.fusion)
-        correct += predicted == scene.label
-        mask = region(scene, tolerance)
-        maps = {**maps, "centre prior": centre, "uniform random": torch.from_numpy(rng.random((size, size)))}
-        for name, values in maps.items():
-            hits[name] += pointing_game(values, mask)
-            energy[name].append(energy_inside(values, mask))
-        if index < args.random_scenes:
-            _, noise = class_maps(randomised, scene.image, processor, scene.label, args.discard, args.fusion)
-            for name, values in noise.items():
-                correlations[name].append(spearman(maps[name], values))
+    bar = tqdm(total=args.scenes, desc="evaluating")
+    for start in range(0, args.scenes, BATCH):
+        scenes = [make_scene(TEST_SEED, index, size) for index in range(start, min(start + BATCH, args.scenes))]
+        trained = explained(model, scenes, processor, args.discard, args.fusion)
+        randoms = explained(randomised, scenes[: max(0, args.random_scenes - start)], processor, args.discard, args.fusion)
+        for n, (scene, e) in enumerate(zip(scenes, trained)):
+            correct += e.predictions[0].index == scene.label
+            mask = region(scene, tolerance)
+            maps = {**named_maps(e, args.fusion), "centre prior": centre,
+                    "uniform random": torch.from_numpy(rng.random((size, size)))}
+            for name, values in maps.items():
+                hits[name] += pointing_game(values, mask)
+                energy[name].append(energy_inside(values, mask))
+            if n < len(randoms):
+                for name, values in named_maps(randoms[n], args.fusion).items():
+                    correlations[name].append(spearman(maps[name], values))
+        bar.update(len(scenes))
+    bar.close()
     n = args.scenes
     results = {"scenes": n, "seed": TEST_SEED, "tolerance_px": tolerance, "fusion": args.fusion, "discard": args.discard,
                "accuracy": wilson(correct, n), "methods": {}}

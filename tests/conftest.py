@@ -45,9 +45,10 @@ def app_url(tmp_path_factory) -> str:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, driven by Playwright, for the whole session."""
+    """Debian's Chromium, driven by Playwright, for one test module (Playwright's sync API keeps an
+    event loop running while it is open, which code that calls asyncio.run cannot share)."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)

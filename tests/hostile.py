@@ -121,8 +121,17 @@ def encode_16bit_rgb(values: np.ndarray) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b"")
 
 
-if __name__ == "__main__":
-    out = Path(sys.argv[1])
+def write_corpus(out: Path) -> dict[str, str | None]:
+    """Writes the corpus into `out` (names numbered, without their folders); file name -> the
+    message its refusal must contain, or None for a file that decodes."""
     out.mkdir(parents=True, exist_ok=True)
+    written = {}
     for n, case in enumerate(corpus()):
-        (out / f"{n:02d}-{Path(case.name).name}").write_bytes(case.data)
+        name = f"{n:02d}-{Path(case.name).name}"
+        (out / name).write_bytes(case.data)
+        written[name] = case.message
+    return written
+
+
+if __name__ == "__main__":
+    write_corpus(Path(sys.argv[1]))

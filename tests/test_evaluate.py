@@ -1,11 +1,20 @@
-"""The statistics of the evaluation script, by hand."""
+"""The evaluation script: its statistics by hand, and its scores against `explain` on each scene."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 import torch
+from helpers import BUNDLED, ROOT
 
+from explain import explain, explain_class
+from explain.metrics import energy_inside, pointing_game
+from explain.scenes import TEST_SEED, make_scene, region
 from explain.statistics import mean_interval, spearman, wilson
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
 
 def test_wilson_interval():
@@ -26,3 +35,27 @@ def test_spearman_uses_average_ranks_for_ties():
     assert spearman(torch.tensor([0, 0, 0, 1.0, 2.0]), torch.tensor([0, 0, 0, 2.0, 1.0])) == pytest.approx(0.875)
     assert spearman(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([3.0, 2.0, 1.0])) == pytest.approx(-1.0)
     assert spearman(torch.zeros(4), torch.arange(4.0)) == 0.0
+
+
+def test_the_script_scores_each_scene_as_explain_alone_does(tmp_path):
+    """scripts/evaluate.py on six scenes (through the batched core) against `explain` and
+    `explain_class` run on each scene alone: the same accuracy, hits and energies."""
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, "scripts/evaluate.py", "--scenes", "6", "--random-scenes", "2", "--json", str(out)],
+                   cwd=ROOT, check=True, capture_output=True, timeout=300)
+    results = json.loads(out.read_text())
+    model = ViTHybridForImageClassification.from_pretrained(BUNDLED).requires_grad_(False)
+    processor = ViTHybridImageProcessor.from_pretrained(BUNDLED)
+    correct, hits, energy = 0, {"rollout": 0, "Grad-CAM stage2": 0}, {"rollout": [], "Grad-CAM stage2": []}
+    for index in range(6):
+        scene = make_scene(TEST_SEED, index, 128)
+        e = explain_class(model, explain(model, scene.image, processor, top_k=1, fusions=("mean",)), scene.label)
+        correct += e.predictions[0].index == scene.label
+        mask = region(scene, model.config.token_stride // 2)
+        for name, values in (("rollout", e.rollout["mean"][-1]), ("Grad-CAM stage2", e.classes[scene.label].gradcam["stage2"])):
+            hits[name] += pointing_game(values, mask)
+            energy[name].append(energy_inside(values, mask))
+    assert results["accuracy"][0] == correct / 6
+    for name in hits:
+        assert results["methods"][name]["pointing_game"][0] == hits[name] / 6
+        assert results["methods"][name]["energy_inside"][0] == pytest.approx(sum(energy[name]) / 6, abs=1e-6)

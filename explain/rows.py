@@ -1,0 +1,145 @@
+"""The work of a dataset run on a group of image files, the same on one machine and in a Ray actor:
+decode each file with `load_image`, explain the group with the batched core, and make one row
+per file (`explain.table`), with the metrics and overlays asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid.images import ImageError, load_image
+
+from .batch import BATCH_SIZE, explain_batch
+from .explanation import Explanation
+from .inputs import MAX_TOKENS, model_input
+from .mapspec import MapSpec
+from .methods import METHODS
+from .metrics import deletion_insertion, energy_inside, pointing_game
+from .overlay import overlay, place
+from .sources import folder_of, mask_path, safe_relative
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every image of a run gets (picklable, for Ray's workers).
+
+    Attributes:
+        maps: the maps to keep.
+        target: "top" (the top prediction) or "true" (the class its folder names).
+        classes: folder name -> class index, when classes come from folders (else empty).
+        steps: deletion and insertion steps per curve, or 0 for none.
+        masks: the folder of masks (pointing game and energy inside), or None.
+        tolerance: pixels a map's peak may miss its mask by in the pointing game.
+        overlays: the folder for PNG overlays, or None.
+    """
+
+    maps: tuple[MapSpec, ...]
+    view: str = "crop"
+    target: str = "top"
+    top_k: int = 5
+    classes: tuple[tuple[str, int], ...] = ()
+    steps: int = 0
+    masks: str | None = None
+    tolerance: int = 0
+    overlays: str | None = None
+    batch_size: int = BATCH_SIZE
+    max_tokens: int = MAX_TOKENS
+
+    def true_class(self, key: str) -> int | None:
+        return dict(self.classes).get(folder_of(key))
+
+
+def _mask(job: Job, key: str, size: tuple[int, int]) -> torch.Tensor | None:
+    """The image's mask at its size (h, w), True inside; None when it has none (or one that does
+    not decode: its metrics stay null)."""
+    path = mask_path(Path(job.masks), key) if job.masks else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        mask = load_image(path).convert("L")
+    except ImageError:
+        return None
+    if mask.size != size[::-1]:
+        mask = mask.resize(size[::-1], PIL.Image.Resampling.NEAREST)
+    return torch.from_numpy(np.asarray(mask) > 127)
+
+
+def _metrics(model: ViTHybridForImageClassification, job: Job, explanation: Explanation, values: torch.Tensor,
+             index: int, mask: torch.Tensor | None) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if job.steps:
+        curves = deletion_insertion(model, explanation.pixel_values, values, index, steps=job.steps,
+                                    batch_size=job.batch_size)
+        found.update({name: getattr(curves, name).area for name in ("deletion", "insertion", "random_deletion",
+                                                                    "random_insertion")})
+    if mask is not None:
+        placed, _ = place(values, explanation.geometry, tuple(mask.shape))  # the map over the original image
+        found.update(pointing_game=pointing_game(placed, mask, job.tolerance), energy_inside=energy_inside(placed, mask))
+    return found
+
+
+def _write_overlay(job: Job, key: str, spec: MapSpec, image: PIL.Image.Image, values: torch.Tensor,
+                   explanation: Explanation) -> None:
+    path = Path(job.overlays) / safe_relative(key) / f"{spec.name.replace(':', '-')}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PIL.Image.fromarray(overlay(np.asarray(image), values, explanation.geometry)).save(path)
+
+
+def image_row(model: ViTHybridForImageClassification, job: Job, key: str, image: PIL.Image.Image,
+              explanation: Explanation) -> dict[str, Any]:
+    """The row of one explained image."""
+    mask = _mask(job, key, (image.height, image.width)) if job.masks else None
+    (target,) = explanation.classes.values()
+    index = target.index
+    maps = []
+    for spec in job.maps:
+        values, names = spec.record(explanation)
+        values = torch.nan_to_num(values.detach().float().cpu())
+        maps.append({"name": spec.name, **names, "grid": list(values.shape), "values": values.tolist(),
+                     **_metrics(model, job, explanation, values, index, mask)})
+        if job.overlays:
+            _write_overlay(job, key, spec, image, values, explanation)
+    true = job.true_class(key)
+    labels = model.config.id2label
+    return {
+        "path": key,
+        "original_size": list(explanation.geometry.original_size),
+        "crop_box": list(explanation.geometry.original_box),
+        "predictions": [{"index": p.index, "label": p.label, "probability": p.probability} for p in explanation.predictions],
+        "target_index": index,
+        "target_label": target.label,
+        "target_probability": target.probability,
+        "true_index": true,
+        "true_label": None if true is None else labels.get(true, str(true)),
+        "maps": maps,
+    }
+
+
+def explain_files(model: ViTHybridForImageClassification, processor: ViTHybridImageProcessor, job: Job,
+                  files: list[tuple[str, str | os.PathLike | bytes]]) -> list[dict[str, Any]]:
+    """One row per (key, path or bytes): explained, or with the reason it could not be."""
+    rows, images, inputs, targets = [], [], [], []
+    for key, source in files:
+        try:
+            if job.target == "true" and job.true_class(key) is None:
+                raise ImageError(f"Its folder {folder_of(key)!r} names no class of the model, so it has no true class.")
+            image = load_image(source)
+            inputs.append(model_input(image, processor, model.config, job.view, job.max_tokens))
+        except (ImageError, ValueError) as err:
+            rows.append({"path": key, "error": str(err)})
+            continue
+        images.append((key, image))
+        targets.append(job.true_class(key) if job.target == "true" else None)
+    class_specific = any(METHODS[spec.method].class_specific for spec in job.maps)
+    explanations = explain_batch(model, inputs, targets, view=job.view, top_k=job.top_k, batch_size=job.batch_size,
+                                 fusions=("mean",), class_specific=class_specific)
+    rows += [image_row(model, job, key, image, e) for (key, image), e in zip(images, explanations)]
+    return rows

@@ -1,0 +1,120 @@
+"""The page's tool for AI agents: `explain_summary`, an API endpoint of the page that Gradio's MCP
+server (`python app.py --mcp`, or GRADIO_MCP_SERVER=true) offers as a tool. It answers in a few
+numbers per map rather than megabytes of arrays, and links the full JSON (the `/explain` record).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from typing import Any
+
+import gradio as gr
+
+from explain import METHODS, MapChoice
+from explain.inputs import VIEWS
+from explain.render import select_map
+from explain.sources import classes_named
+from explain.summary import summarise_map
+from vit_hybrid.images import ImageError
+
+from .analysis import Analysis, analyse, ensure_class
+from .downloads import write_json
+from .fetch import FetchError, fetch
+from .store import ModelLoadError, ModelStore
+
+MAX_CLASSES = 10  # classes per call: each one outside the top 5 costs a forward and a backward pass
+
+
+def requested_classes(text: str, analysis: Analysis, id2label: dict[int, str]) -> list[int]:
+    """The classes a comma-separated list names (indices or labels); the top prediction when empty."""
+    indices = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part.isdigit():
+            index = int(part)
+            if index not in id2label:
+                raise ValueError(f"There is no class {index}: the model has classes 0 to {len(id2label) - 1}.")
+        else:
+            found = classes_named(part, id2label)
+            if len(found) != 1:
+                raise ValueError(f"{part!r} names {'no class' if not found else 'several classes'} of the model"
+                                 f"{'' if not found else ' (' + ', '.join(map(str, sorted(found))) + ')'}: give its index.")
+            (index,) = found
+        indices.append(index)
+    indices = list(dict.fromkeys(indices))
+    if len(indices) > MAX_CLASSES:
+        raise ValueError(f"At most {MAX_CLASSES} classes can be explained in one call, not {len(indices)}.")
+    return indices or [analysis.explanation.predictions[0].index]
+
+
+def summary_record(analysis: Analysis, indices: list[int]) -> dict[str, Any]:
+    """Predictions, and for each class every method's map at its page default, in a few numbers."""
+    explanation = analysis.explanation
+    explained = []
+    for index in indices:
+        maps = {}
+        for name, method in METHODS.items():
+            values, caption = select_map(explanation, MapChoice(method=name, class_index=index))
+            maps[name] = {"map": caption, "class_specific": method.class_specific,
+                          **summarise_map(values, explanation.geometry)}
+        class_maps = explanation.classes[index]
+        explained.append({"index": index, "label": class_maps.label, "probability": class_maps.probability, "maps": maps})
+    return {
+        "model": analysis.model,
+        "view": explanation.view,
+        "original_size": list(explanation.geometry.original_size),
+        "crop_box": list(explanation.geometry.original_box),
+        "predictions": [{"index": p.index, "label": p.label, "probability": p.probability} for p in explanation.predictions],
+        "explained": explained,
+    }
+
+
+def explain_summary(store: ModelStore, image: str, model: str, view: str = "crop", classes: str = "") -> tuple[str, str]:
+    """Classify an image with a ViT-Hybrid model and say where in the image each explanation method finds the evidence for a class.
+
+    For each class asked for (default: the top prediction) and each method (rollout, raw attention
+    of the last layer, gradient rollout, Grad-CAM and LayerCAM on the default backbone stage), it
+    gives the map's peak as x, y in pixels of the original image (x to the right, y down, from the
+    top-left corner; null when the map is empty) and the share of the map's positive mass in each
+    quadrant of the image (top_left, top_right, bottom_left, bottom_right; they sum to 1).
+
+    Args:
+        image: the picture, as an http(s) URL on a public server or a data: URL with its bytes in base64 (data:image/png;base64,...).
+        model: which of the app's models to use.
+        view: "crop" for the centre crop the model was trained on, "whole" for the uncropped image.
+        classes: comma-separated class labels or indices to explain (at most 10); empty for the top prediction.
+
+    Returns:
+        The summary as JSON text (predictions; per class and method: peak and quadrant shares).
+        A JSON file with every map's values (the app's /explain record).
+    """
+    try:
+        served = store.get(model)
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
+        if not image or not image.strip():
+            raise ValueError("No image was given: pass an http(s) URL or a data: URL.")
+        analysis = analyse(served, fetch(image), view)
+        indices = requested_classes(classes or "", analysis, served.model.config.id2label)
+        for index in indices:
+            analysis, _ = ensure_class(analysis, lambda: served, MapChoice(method="gradcam", class_index=index))
+    except (ImageError, FetchError, ModelLoadError, ValueError) as err:
+        raise gr.Error(str(err)) from None
+    return json.dumps(summary_record(analysis, indices), indent=1), write_json(analysis)
+
+
+def add_summary_tool(store: ModelStore, default: str) -> None:
+    """Adds `explain_summary` to the page being built: hidden inputs and outputs, and the API
+    endpoint /explain_summary, which Gradio's MCP server offers as a tool of that name."""
+    tool = functools.wraps(explain_summary)(functools.partial(explain_summary, store))
+    parameters = list(inspect.signature(explain_summary).parameters.values())[1:]  # the agent's: no store
+    tool.__signature__ = inspect.Signature(parameters, return_annotation=tuple[str, str])
+    with gr.Column(visible=False):
+        inputs = [gr.Textbox(label="image"),
+                  gr.Dropdown(store.names, value=default, label="model", allow_custom_value=store.allow_any),
+                  gr.Radio(list(VIEWS), value="crop", label="view"), gr.Textbox(value="", label="classes")]
+        outputs = [gr.Textbox(label="summary"), gr.File(label="every map (JSON)")]
+    gr.Button(visible=False).click(tool, inputs, outputs, api_name="explain_summary", concurrency_id="model")
