@@ -39,9 +39,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
     config = store.get(default).model.config  # the controls start fitted to the default model
     page = Page(store)
     # Gradio's copies of outputs are deleted after an hour; no usage analytics leave the machine.
-    with gr.Blocks(
-        title="ViT-Hybrid Explorer", delete_cache=(1800, 3600), analytics_enabled=False, css_paths=[CSS]
-    ) as demo:
+    with gr.Blocks(title="ViT-Hybrid Explorer", delete_cache=(1800, 3600), analytics_enabled=False) as demo:
         gr.Markdown(
             "# ViT-Hybrid Explorer\nUpload a picture to see what a ViT-Hybrid classifier predicts, "
             "and where in the picture its attention and gradients point."
@@ -135,6 +133,7 @@ if __name__ == "__main__":
         server_port=arguments.port,
         max_file_size=MAX_FILE_SIZE,
         show_error=True,
+        css_paths=[CSS],
         mcp_server=arguments.mcp,
         **private,  # mcp None: Gradio reads GRADIO_MCP_SERVER
     )

@@ -159,7 +159,8 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
         else:
             analysis, steps = begin(served, image, view, controls.fusion if controls.fusion in FUSIONS else FUSIONS[0])
             visit.begin(analysis, steps.pending if steps else [])
-            yield first_message(store, visit, analysis, controls)
+            yield first_message(visit, analysis, controls)
+            yield fitted_controls(store, analysis, visit.controls)
     except (ImageError, ModelLoadError) as err:
         yield {"message": message(str(err), "error")}
         return
@@ -184,22 +185,30 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
                "json_download": download(write_json(visit.analysis)), **on_png(visit), **on_gallery(visit, visit.controls)}
 
 
-def first_message(store: ModelStore, visit: Visit, analysis: Analysis, controls: Controls) -> Updates:
-    """What the page shows as soon as the forward pass is done, and the controls fitted to it."""
-    explanation = analysis.explanation
-    visit.controls = replace(controls, class_index=explanation.predictions[0].index)
-    choice = visit.controls.choice(analysis)
+def first_message(visit: Visit, analysis: Analysis, controls: Controls) -> Updates:
+    """What the page shows as soon as the forward pass is done: the predictions and the chosen map
+    (when it needs no gradient)."""
+    visit.controls = replace(controls, class_index=analysis.explanation.predictions[0].index)
     return {
         **shown(visit, draw(analysis, visit.controls)),
         "state": visit,
         "predictions": labels(analysis),
+        "status": progress_line(visit),
+        "message": "",  # the last error, about an earlier file, is gone
+    }
+
+
+def fitted_controls(store: ModelStore, analysis: Analysis, controls: Controls) -> Updates:
+    """Right after: the crop marked on the picture, the controls fitted to the image and model, and
+    what belonged to the previous image (faithfulness curves, downloads) cleared."""
+    explanation = analysis.explanation
+    choice = controls.choice(analysis)
+    return {
         "seen": mark_crop(analysis.image, explanation.geometry),
         "class_index": gr.update(choices=class_choices(store, analysis), value=choice.class_index),
         "layer": gr.update(maximum=explanation.layers, value=choice.layer),
         "head": gr.update(choices=head_choices(explanation.heads), value=MEAN_OF_HEADS if choice.head is None else choice.head),
         "stage": gr.update(choices=list(explanation.stages), value=choice.stage or default_stage(explanation.stages)),
-        "status": progress_line(visit),
-        "message": "",  # the last error, about an earlier file, is gone
         "measure_note": "",
         "curves": None,
         "json_download": NO_DOWNLOAD,

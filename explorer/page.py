@@ -65,9 +65,12 @@ class Page:
         if inspect.isgeneratorfunction(handler):
 
             def run(*values):
-                yield to_gradio({})  # a generator that yields nothing would make Gradio empty every output
+                nothing = True
                 for updates in handler(**arguments(values)):
+                    nothing = False
                     yield to_gradio(updates)
+                if nothing:  # a generator that yields nothing would make Gradio empty every output
+                    yield to_gradio({})
         else:
 
             def run(*values):

@@ -9,7 +9,8 @@ visitor uploading the same photo (`chelsea.png`). In each repetition, in an orde
 other time, it times:
 - the stream (`/on_image`), from `submit` (the upload included) to the first message carrying the
   predictions and the selected map (rollout), to the message saying the top class's maps are done,
-  and to the one saying the fifth class is done;
+  and to the one saying the fifth class is done (each message as it arrives: the client does not
+  download the image files a message names before handing it over);
 - `/explain` on the same image (every map of the top five, all stages, as JSON);
 - in this process, on the same pixels: a no-grad forward with attentions, and the unavoidable part
   of a class map: a forward with attentions and stage maps (the input requiring grad) and one
@@ -39,7 +40,7 @@ import torch  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from explain.inputs import model_input  # noqa: E402
-from explorer.paths import BUNDLED_NAME, EXAMPLES, ROOT  # noqa: E402
+from explorer.paths import BUNDLED_NAME, CSS, EXAMPLES, ROOT  # noqa: E402
 from explorer.server import CHROMIUM_FLAGS, free_port, offline_env, wait_until_up  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
 from vit_hybrid.config import hub_architecture  # noqa: E402
@@ -58,13 +59,16 @@ def serve(folder: Path):
 
     store, default, note = make_store(parse_args(["--model", str(folder)]))
     demo = app.build(store, default, note)
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                css_paths=[CSS])
     return demo, demo.local_url, default
 
 
 def stream_times(url: str, model: str) -> dict[str, float]:
-    """Seconds from submit to the stream's messages, for a new visitor."""
-    client = Client(url, verbose=False)
+    """Seconds from submit to the stream's messages, for a new visitor. The client takes each message
+    as it arrives, without first downloading the image files it names (the browser's own loading
+    of the picture is timed in Chromium, below)."""
+    client = Client(url, verbose=False, download_files=False)
     start = time.perf_counter()
     job = client.submit(handle_file(str(PHOTO)), "crop", model, *CONTROLS, api_name="/on_image")
     times: dict[str, float] = {}

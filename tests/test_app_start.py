@@ -54,7 +54,7 @@ BOMB_CHECK = """
 import sys, warnings
 import PIL.Image
 if sys.argv[2] == "app":
-    import app
+    import explorer.upload  # what app.py imports to read uploads
 warnings.simplefilter("ignore")  # Pillow warns between its limit and twice it
 try:
     PIL.Image.open(sys.argv[1])

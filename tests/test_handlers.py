@@ -36,15 +36,16 @@ def streamed(store):
 def test_the_stream_shows_predictions_and_rollout_first_then_one_class_per_step(store, streamed):
     served = store.get("bundled")
     direct = explain(served.model, load_photo("scene-star.png"), served.processor)
-    first, *steps, last = streamed
+    first, fitted, *steps, last = streamed
+    assert set(first) == {"state", "predictions", "overlay", "caption", "status", "message"}  # as soon as possible
     assert list(first["predictions"]) == [p.label for p in direct.predictions]
     assert first["predictions"]["star"] == pytest.approx(direct.predictions[0].probability, abs=1e-6)
     visit = first["state"]
     analysis = visit.analysis
     assert (analysis.source, analysis.view, analysis.model) == (STAR, "crop", "bundled")
     assert first["caption"] == "rollout up to layer 4/4, mean of heads, discard 0.9"  # no gradient needed: drawn at once
-    assert first["class_index"]["value"] == direct.predictions[0].index
-    assert first["layer"]["maximum"] == 4 and first["stage"]["value"] == "stage2"
+    assert fitted["class_index"]["value"] == direct.predictions[0].index  # then the controls, fitted to the image
+    assert fitted["layer"]["maximum"] == 4 and fitted["stage"]["value"] == "stage2" and fitted["seen"].shape[2] == 3
     assert first["status"] == "**Explaining the top 5 classes: 0 of 5 done…**"
     progress = [m["status"] for m in steps if "status" in m]
     assert progress == [f"**Explaining the top 5 classes: {n} of 5 done…**" for n in range(1, 6)]
@@ -52,7 +53,7 @@ def test_the_stream_shows_predictions_and_rollout_first_then_one_class_per_step(
     assert last["status"] == "**Explained with bundled (8×8 tokens).**"
     assert last["json_download"]["value"].endswith(".json") and last["json_download"]["interactive"]
     assert last["png_download"]["value"].endswith(".png") and last["png_download"]["interactive"]
-    assert first["message"] == "" and first["json_download"] == {"__type__": "update", "value": None, "interactive": False}
+    assert first["message"] == "" and fitted["json_download"] == {"__type__": "update", "value": None, "interactive": False}
     for prediction in direct.predictions:  # every class as a direct explanation computes it
         ours = visit.analysis.explanation.classes[prediction.index]
         torch.testing.assert_close(ours.gradcam["stage1"], direct.classes[prediction.index].gradcam["stage1"],
@@ -94,6 +95,7 @@ def test_a_redraw_during_the_stream_moves_its_class_forward_and_merges(store):
     waiting = handlers.on_control(store, visit, Controls(method="gradcam", class_index=index))
     assert waiting == {"message": f"**“{last}” is explained next; its map appears in a moment.**"}
     assert visit.pending[0] == index
+    assert "class_index" in next(steps)  # the controls fitted to the image
     arrived = next(steps)  # the stream's next class: the one asked for, drawn as it arrives
     assert arrived["caption"].startswith(f"Grad-CAM on stage2 for “{last}”")
     rest = list(steps)
@@ -105,7 +107,7 @@ def test_a_redraw_during_the_stream_moves_its_class_forward_and_merges(store):
 def test_a_newer_request_stops_the_stream_and_the_same_request_finishes_it(store):
     steps = handlers.on_image(store, STAR, "crop", "bundled", "bundled", None, Controls())
     visit = next(steps)["state"]
-    next(steps)  # one class done
+    next(steps), next(steps)  # the controls fitted, one class done
     handlers.on_request(visit, STAR, "whole", "bundled")  # the visitor switched the view
     assert list(steps) == []  # stopped at its next step, nothing more yielded for the old request
     assert len(visit.analysis.explanation.classes) in (1, 2) and visit.pending
