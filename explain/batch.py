@@ -18,7 +18,7 @@ import torch
 from vit_hybrid import ViTHybridForImageClassification
 from vit_hybrid.geometry import CropGeometry
 
-from .explanation import Explanation, Prediction, class_maps, method_values, take
+from .explanation import Explanation, assemble, check_class, method_values, take
 from .methods import DISCARD
 from .passes import ForwardPass
 from .rollout import FUSIONS
@@ -53,22 +53,16 @@ def _explain_together(
     """One forward (and one backward) for inputs of one size."""
     forward = ForwardPass(model, torch.cat([p for p, _ in inputs]), class_specific, fusions, discard)
     probabilities = forward.logits.float().softmax(-1).cpu()  # (B, labels)
-    top = probabilities.topk(top_k)
-    chosen = [top.indices[row, 0].item() if t is None else t for row, t in enumerate(targets)]
+    top = probabilities.topk(top_k).indices[:, 0].tolist()
+    chosen = [top[row] if t is None else t for row, t in enumerate(targets)]
     specific = method_values(forward.activations, forward.gradients(chosen, retain=False)) if class_specific else {}
     plain = method_values(forward.activations, None)
-    labels = model.config.id2label
-    explanations = []
-    for row, ((pixel_values, geometry), index) in enumerate(zip(inputs, chosen)):
-        predictions = [Prediction(i, labels.get(i, str(i)), float(p))
-                       for p, i in zip(top.values[row], top.indices[row].tolist())]
-        classes = {index: class_maps(model, probabilities[row], index, take(specific, row) if class_specific else {})}
-        explanations.append(Explanation(
-            predictions=predictions, grid=forward.activations.grid, maps=take(plain, row), classes=classes,
-            geometry=geometry, view=view, pixel_values=pixel_values, stages=model.config.stage_names,
-            layers=model.config.num_hidden_layers, heads=model.config.num_attention_heads, discard=discard,
-        ))
-    return explanations
+    return [
+        assemble(model, {"probabilities": probabilities[row], "maps": take(plain, row),
+                         "classes": {index: take(specific, row) if class_specific else {}}},
+                 pixel_values, geometry, view, top_k=top_k, discard=discard)
+        for row, ((pixel_values, geometry), index) in enumerate(zip(inputs, chosen))
+    ]
 
 
 def explain_batch(
@@ -99,11 +93,10 @@ def explain_batch(
     targets = [None] * len(inputs) if targets is None else list(targets)
     if len(targets) != len(inputs):
         raise ValueError(f"{len(targets)} targets for {len(inputs)} inputs")
-    labels = model.config.num_labels
     for target in targets:
-        if target is not None and not 0 <= target < labels:
-            raise ValueError(f"class index must be in [0, {labels}), got {target}")
-    top_k = max(1, min(top_k, labels))
+        if target is not None:
+            check_class(model, target)
+    top_k = max(1, min(top_k, model.config.num_labels))
     results: list[Explanation | None] = [None] * len(inputs)
     for positions in same_size_batches(inputs, batch_size):
         explained = _explain_together(model, [inputs[p] for p in positions], [targets[p] for p in positions],

@@ -22,8 +22,7 @@ from typing import Any
 import torch
 
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
-from vit_hybrid.hub import CheckpointError
-from vit_hybrid.processor import square_processor
+from vit_hybrid.processor import processor_or_square
 
 from . import manifest
 from .batch import BATCH_SIZE
@@ -60,8 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=5, help="predictions kept per image")
     parser.add_argument("--faithfulness", action="store_true",
                         help="deletion and insertion areas of every map, against a random pixel order. Costly: "
-                             "4 x (steps + 1) forward passes per image and map (68 at --steps 16), where the "
-                             "maps themselves take one forward and one backward per image")
+                             "2 x (steps + 1) forward passes per map, and as many per image for the random order "
+                             "(34 each at --steps 16), where the maps themselves take one forward and one backward")
     parser.add_argument("--steps", type=int, default=16, help="steps of each deletion and insertion curve")
     parser.add_argument("--masks", type=Path,
                         help="a folder of masks (a PNG at each image's relative path, white inside the object): "
@@ -95,17 +94,14 @@ def load_model(source: str, device: str) -> tuple[ViTHybridForImageClassificatio
         model = ViTHybridForImageClassification.from_pretrained(source)
     except Exception as err:  # CheckpointError, ConfigError, I/O
         raise SystemExit(f"The model {source!r} could not be loaded: {err}") from None
-    try:
-        processor = ViTHybridImageProcessor.from_pretrained(source)
-    except CheckpointError:
-        processor = square_processor(model.config.image_size)
+    processor = processor_or_square(source, model.config.image_size)
     return model.requires_grad_(False).eval().to(device), processor
 
 
-def settings(args: argparse.Namespace, model_source: str, fingerprint: str, root: Path) -> dict[str, Any]:
+def settings(args: argparse.Namespace, fingerprint: str, root: Path) -> dict[str, Any]:
     """What the rows depend on (the manifest): not the batch size, the part size or where it runs."""
     return {
-        "format": 1, "model": model_source, "model_sha256": fingerprint, "source": str(root), "view": args.view,
+        "format": 1, "model": args.model, "model_sha256": fingerprint, "source": str(root), "view": args.view,
         "maps": args.maps, "target": args.target, "labels_from_folders": args.labels_from_folders, "top_k": args.top_k,
         "faithfulness_steps": args.steps if args.faithfulness else 0,
         "masks": str(args.masks.absolute()) if args.masks else None, "tolerance": args.tolerance,
@@ -141,7 +137,7 @@ def main(argv: list[str] | None = None, progress: Callable[[int], None] = lambda
         classes, notes = folder_classes({folder_of(k) for k in keys}, model.config.id2label)
         for note in notes:
             print(note, file=sys.stderr)
-    manifest.claim(args.out, settings(args, args.model, manifest.model_fingerprint(model, processor), root))
+    manifest.claim(args.out, settings(args, manifest.model_fingerprint(model, processor), root))
     done, notes = done_paths(args.out)
     for note in notes:
         print(note, file=sys.stderr)
@@ -166,7 +162,7 @@ def main(argv: list[str] | None = None, progress: Callable[[int], None] = lambda
 
 def report_failures(out: Path) -> None:
     """Prints how many rows the run has and every file that could not be explained, with why."""
-    rows = read_rows(out)
+    rows = read_rows(out, columns=["path", "error"])
     failed = [(p, e) for p, e in zip(rows.column("path").to_pylist(), rows.column("error").to_pylist()) if e]
     print(f"{out}: {rows.num_rows - len(failed)} images explained, {len(failed)} could not be", flush=True)
     for path, error in failed:

@@ -253,18 +253,37 @@ def explain(
     return assemble(model, tensors, pixel_values, geometry, view, top_k=top_k, discard=discard)
 
 
+def check_class(model: ViTHybridForImageClassification, index: int) -> None:
+    """ValueError unless `index` is one of the model's classes."""
+    if not 0 <= index < model.config.num_labels:
+        raise ValueError(f"class index must be in [0, {model.config.num_labels}), got {index}")
+
+
+def explain_classes(
+    model: ViTHybridForImageClassification,
+    explanation: Explanation,
+    indices: list[int],
+    autocast: torch.dtype | None = None,
+) -> Explanation:
+    """The explanation with the maps of the classes `indices` added. Classes already explained
+    cost nothing; the others need one more forward pass and a backward each (recorded in
+    `extra_passes`), in `autocast`'s dtype when given."""
+    for index in indices:
+        check_class(model, index)
+    missing = [i for i in dict.fromkeys(indices) if i not in explanation.classes]
+    if not missing:
+        return explanation
+    forward = ForwardPass(model, explanation.pixel_values, True, (), explanation.discard, autocast)
+    probabilities = forward.logits[0].float().softmax(-1).cpu()
+    classes = dict(explanation.classes)
+    for n, index in enumerate(missing):
+        gradients = forward.gradients([index], retain=n < len(missing) - 1)
+        classes[index] = class_maps(model, probabilities, index, take(method_values(forward.activations, gradients), 0))
+    return replace(explanation, classes=classes, extra_passes=explanation.extra_passes + tuple(missing))
+
+
 def explain_class(
     model: ViTHybridForImageClassification, explanation: Explanation, index: int, autocast: torch.dtype | None = None
 ) -> Explanation:
-    """The explanation with the maps of class `index` added. A class already explained costs
-    nothing; any other needs one more forward and backward pass (recorded in `extra_passes`),
-    in `autocast`'s dtype when given."""
-    if not 0 <= index < model.config.num_labels:
-        raise ValueError(f"class index must be in [0, {model.config.num_labels}), got {index}")
-    if index in explanation.classes:
-        return explanation
-    steps = Steps(model, explanation.pixel_values, top_k=1, fusions=(), discard=explanation.discard, autocast=autocast)
-    values = steps.add(index)
-    steps.close()
-    classes = {**explanation.classes, index: class_maps(model, steps.probabilities, index, values)}
-    return replace(explanation, classes=classes, extra_passes=explanation.extra_passes + (index,))
+    """The explanation with the maps of class `index` added (`explain_classes` of one class)."""
+    return explain_classes(model, explanation, [index], autocast)

@@ -26,6 +26,17 @@ def map_record(values: torch.Tensor, method: str, **context: Any) -> dict[str, A
     return {"method": method, "grid": list(values.shape), "values": values.tolist(), **context}
 
 
+def image_record(explanation: Explanation) -> dict[str, Any]:
+    """What a record says of the image: its view, size, where the model input lies in it (the
+    crop box, left/top/right/bottom in original pixels), and the predictions."""
+    return {
+        "view": explanation.view,
+        "original_size": list(explanation.geometry.original_size),
+        "crop_box": list(explanation.geometry.original_box),
+        "predictions": [{"index": p.index, "label": p.label, "probability": p.probability} for p in explanation.predictions],
+    }
+
+
 def explanation_record(explanation: Explanation) -> dict[str, Any]:
     """Every map of an explanation with its predictions, as a JSON-ready dict."""
     maps = []
@@ -37,11 +48,4 @@ def explanation_record(explanation: Explanation) -> dict[str, Any]:
         for values_of, named in sources:
             for values, context in method.export(values_of[method.name], explanation):
                 maps.append(map_record(values, method.name, **context, **named))
-    return {
-        "format": FORMAT,
-        "view": explanation.view,
-        "original_size": list(explanation.geometry.original_size),
-        "crop_box": list(explanation.geometry.original_box),
-        "predictions": [{"index": p.index, "label": p.label, "probability": p.probability} for p in explanation.predictions],
-        "maps": maps,
-    }
+    return {"format": FORMAT, **image_record(explanation), "maps": maps}

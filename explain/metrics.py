@@ -75,6 +75,7 @@ def deletion_insertion(
     seed: int = 0,
     batch_size: int = 8,
     progress: Callable[[int], None] = lambda done: None,
+    random: tuple[Curve, Curve] | None = None,
 ) -> Faithfulness:
     """Deletion and insertion curves of a map for class `index`, and the same for a random order.
 
@@ -85,6 +86,8 @@ def deletion_insertion(
     Args:
         pixel_values: the model input (1, C, H, W).
         values: the map on its own grid (h, w), upsampled to the input bilinearly.
+        random: the random order's (deletion, insertion) curves, when already computed for
+            another map of the same image and class (they do not depend on the map).
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
@@ -92,14 +95,11 @@ def deletion_insertion(
     baseline = torch.zeros_like(pixel_values) if baseline is None else baseline
     relevance = _upsample(torch.nan_to_num(values), (height, width)).flatten()
     order = torch.argsort(relevance, descending=True, stable=True)
-    shuffled = torch.randperm(height * width, generator=torch.Generator().manual_seed(seed))
     run = lambda a, b, o: _curve(model, a, b, o, index, steps, batch_size, progress)  # noqa: E731
-    return Faithfulness(
-        deletion=run(pixel_values, baseline, order),
-        insertion=run(baseline, pixel_values, order),
-        random_deletion=run(pixel_values, baseline, shuffled),
-        random_insertion=run(baseline, pixel_values, shuffled),
-    )
+    if random is None:
+        shuffled = torch.randperm(height * width, generator=torch.Generator().manual_seed(seed))
+        random = run(pixel_values, baseline, shuffled), run(baseline, pixel_values, shuffled)
+    return Faithfulness(run(pixel_values, baseline, order), run(baseline, pixel_values, order), *random)
 
 
 def pointing_game(values: torch.Tensor, mask: torch.Tensor, tolerance: int = 0) -> bool:

@@ -98,7 +98,8 @@ def colorize(values: torch.Tensor, colormap: str = "inferno") -> np.ndarray:
     return table[index].numpy()
 
 
-def _display_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def display_picture(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The picture (RGB uint8) resized, bilinearly, to `size` (H, W); itself when it has that size."""
     if image.shape[:2] == size:
         return image
     return np.asarray(PIL.Image.fromarray(image).resize(size[::-1], PIL.Image.Resampling.BILINEAR))
@@ -120,7 +121,7 @@ def overlay(
     if not 0.0 <= opacity <= 1.0:
         raise ValueError(f"opacity must be in [0, 1], got {opacity}")
     size = display_size(image.shape[:2], max_side)
-    base = torch.tensor(_display_image(image, size), dtype=torch.float32)
+    base = torch.tensor(display_picture(image, size), dtype=torch.float32)
     values = normalize(values)
     mapped, inside = place(values, geometry, size)
     alpha = opacity if bool(values.max() > 0) else 0.0
@@ -143,4 +144,4 @@ def mark_crop(image: np.ndarray, geometry: CropGeometry, max_side: int = DISPLAY
     size = display_size(image.shape[:2], max_side)
     _, inside = place(torch.zeros(1, 1), geometry, size)
     shade = np.where(inside.numpy(), 1.0, dim)[..., None]
-    return letterbox(np.clip(_display_image(image, size).astype(np.float32) * shade + 0.5, 0, 255).astype(np.uint8))
+    return letterbox(np.clip(display_picture(image, size).astype(np.float32) * shade + 0.5, 0, 255).astype(np.uint8))

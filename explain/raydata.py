@@ -45,7 +45,7 @@ class Explainer:
 
 def run_on_ray(address: str | None, model: ViTHybridForImageClassification, processor: ViTHybridImageProcessor,
                job: Job, paths: list[Path], root: Path, out: Path, *, actors: int = 1, actor_cpus: float = 1.0,
-               actor_gpus: float | None = None, chunk: int = 64) -> None:
+               actor_gpus: float | None = None, chunk: int) -> None:
     """Explains `paths` on Ray Data and writes their rows under out/rows/.
 
     Args:

@@ -19,11 +19,12 @@ from vit_hybrid.images import ImageError, load_image
 
 from .batch import BATCH_SIZE, explain_batch
 from .explanation import Explanation
+from .export import image_record, map_record
 from .inputs import MAX_TOKENS, model_input
 from .mapspec import MapSpec
 from .methods import METHODS
-from .metrics import deletion_insertion, energy_inside, pointing_game
-from .overlay import overlay, place
+from .metrics import Curve, deletion_insertion, energy_inside, pointing_game
+from .overlay import display_picture, display_size, overlay, place
 from .sources import folder_of, mask_path, safe_relative
 
 
@@ -54,6 +55,7 @@ class Job:
     max_tokens: int = MAX_TOKENS
 
     def true_class(self, key: str) -> int | None:
+        """The class the image's folder names, if any."""
         return dict(self.classes).get(folder_of(key))
 
 
@@ -73,11 +75,14 @@ def _mask(job: Job, key: str, size: tuple[int, int]) -> torch.Tensor | None:
 
 
 def _metrics(model: ViTHybridForImageClassification, job: Job, explanation: Explanation, values: torch.Tensor,
-             index: int, mask: torch.Tensor | None) -> dict[str, Any]:
+             index: int, mask: torch.Tensor | None, random: dict[str, tuple[Curve, Curve]]) -> dict[str, Any]:
+    """The map's metrics; `random` keeps the random order's curves, which every map of the image
+    shares, from the first map to the next."""
     found: dict[str, Any] = {}
     if job.steps:
         curves = deletion_insertion(model, explanation.pixel_values, values, index, steps=job.steps,
-                                    batch_size=job.batch_size)
+                                    batch_size=job.batch_size, random=random.get("curves"))
+        random["curves"] = curves.random_deletion, curves.random_insertion
         found.update({name: getattr(curves, name).area for name in ("deletion", "insertion", "random_deletion",
                                                                     "random_insertion")})
     if mask is not None:
@@ -86,34 +91,36 @@ def _metrics(model: ViTHybridForImageClassification, job: Job, explanation: Expl
     return found
 
 
-def _write_overlay(job: Job, key: str, spec: MapSpec, image: PIL.Image.Image, values: torch.Tensor,
+def _write_overlay(job: Job, key: str, spec: MapSpec, picture: np.ndarray, values: torch.Tensor,
                    explanation: Explanation) -> None:
     path = Path(job.overlays) / safe_relative(key) / f"{spec.name.replace(':', '-')}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    PIL.Image.fromarray(overlay(np.asarray(image), values, explanation.geometry)).save(path)
+    PIL.Image.fromarray(overlay(picture, values, explanation.geometry)).save(path)
 
 
 def image_row(model: ViTHybridForImageClassification, job: Job, key: str, image: PIL.Image.Image,
-              explanation: Explanation) -> dict[str, Any]:
-    """The row of one explained image."""
-    mask = _mask(job, key, (image.height, image.width)) if job.masks else None
+              explanation: Explanation, true: int | None) -> dict[str, Any]:
+    """The row of one explained image (`true`: its true class, if known)."""
+    mask = _mask(job, key, (image.height, image.width))
     (target,) = explanation.classes.values()
     index = target.index
+    random: dict[str, tuple[Curve, Curve]] = {}  # the random order's curves, computed with the first map
+    if job.overlays:  # the picture at display size once, for every map's overlay
+        picture = np.asarray(image)
+        picture = display_picture(picture, display_size(picture.shape[:2]))
     maps = []
     for spec in job.maps:
         values, names = spec.record(explanation)
         values = torch.nan_to_num(values.detach().float().cpu())
-        maps.append({"name": spec.name, **names, "grid": list(values.shape), "values": values.tolist(),
-                     **_metrics(model, job, explanation, values, index, mask)})
+        maps.append({"name": spec.name, **map_record(values, **names),
+                     **_metrics(model, job, explanation, values, index, mask, random)})
         if job.overlays:
-            _write_overlay(job, key, spec, image, values, explanation)
-    true = job.true_class(key)
+            _write_overlay(job, key, spec, picture, values, explanation)
     labels = model.config.id2label
+    record = image_record(explanation)
     return {
         "path": key,
-        "original_size": list(explanation.geometry.original_size),
-        "crop_box": list(explanation.geometry.original_box),
-        "predictions": [{"index": p.index, "label": p.label, "probability": p.probability} for p in explanation.predictions],
+        **{name: record[name] for name in ("original_size", "crop_box", "predictions")},
         "target_index": index,
         "target_label": target.label,
         "target_probability": target.probability,
@@ -126,10 +133,11 @@ def image_row(model: ViTHybridForImageClassification, job: Job, key: str, image:
 def explain_files(model: ViTHybridForImageClassification, processor: ViTHybridImageProcessor, job: Job,
                   files: list[tuple[str, str | os.PathLike | bytes]]) -> list[dict[str, Any]]:
     """One row per (key, path or bytes): explained, or with the reason it could not be."""
-    rows, images, inputs, targets = [], [], [], []
+    rows, images, inputs, trues = [], [], [], []
     for key, source in files:
+        true = job.true_class(key)
         try:
-            if job.target == "true" and job.true_class(key) is None:
+            if job.target == "true" and true is None:
                 raise ImageError(f"Its folder {folder_of(key)!r} names no class of the model, so it has no true class.")
             image = load_image(source)
             inputs.append(model_input(image, processor, model.config, job.view, job.max_tokens))
@@ -137,9 +145,10 @@ def explain_files(model: ViTHybridForImageClassification, processor: ViTHybridIm
             rows.append({"path": key, "error": str(err)})
             continue
         images.append((key, image))
-        targets.append(job.true_class(key) if job.target == "true" else None)
+        trues.append(true)
     class_specific = any(METHODS[spec.method].class_specific for spec in job.maps)
+    targets = trues if job.target == "true" else None
     explanations = explain_batch(model, inputs, targets, view=job.view, top_k=job.top_k, batch_size=job.batch_size,
                                  fusions=("mean",), class_specific=class_specific)
-    rows += [image_row(model, job, key, image, e) for (key, image), e in zip(images, explanations)]
+    rows += [image_row(model, job, key, image, e, true) for (key, image), e, true in zip(images, explanations, trues)]
     return rows

@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
-from .training import IMAGE_EXTENSIONS
+from vit_hybrid.images import IMAGE_EXTENSIONS
 
 
 def key_of(path: Path, root: Path) -> str:
@@ -20,14 +20,18 @@ def key_of(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
 
 
+def image_files(folder: Path) -> list[Path]:
+    """Every file with an image extension under `folder` (recursively), sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
 def list_images(source: Path) -> tuple[Path, list[Path]]:
     """The root that keys are relative to, and the image files: every file with an image extension
     under a folder (sorted), or every line of a list file (blank lines and # comments skipped;
     relative paths are relative to the list file's folder)."""
     source = Path(source).absolute()
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-        return source, files
+        return source, image_files(source)
     if source.is_file():
         lines = (line.strip() for line in source.read_text(encoding="utf-8").splitlines())
         return source.parent, [source.parent / line for line in lines if line and not line.startswith("#")]

@@ -73,9 +73,9 @@ def done_paths(out: Path) -> tuple[set[str], list[str]]:
     return done, notes
 
 
-def read_rows(out: Path) -> pa.Table:
-    """Every row of a run, sorted by path."""
+def read_rows(out: Path, columns: list[str] | None = None) -> pa.Table:
+    """Every row of a run (its `columns`, or all), sorted by path."""
     parts = part_files(out)
     if not parts:
-        return SCHEMA.empty_table()
-    return pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in parts]).sort_by("path")
+        return SCHEMA.empty_table() if columns is None else SCHEMA.empty_table().select(columns)
+    return pa.concat_tables([pq.read_table(p, columns=columns, schema=SCHEMA) for p in parts]).sort_by("path")

@@ -15,8 +15,7 @@ from tqdm import tqdm
 from vit_hybrid import BitConfig, ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor
 
 from .scenes import CLASSES
-
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+from .sources import image_files
 
 
 def scene_config(size: int, width: int = 1) -> ViTHybridConfig:
@@ -52,10 +51,9 @@ def folder_images(root: Path) -> tuple[list[Path], list[int], list[str]]:
         raise SystemExit(f"{root} needs one sub-folder per class (found {len(classes)})")
     paths, labels = [], []
     for label, name in enumerate(classes):
-        for path in sorted((root / name).rglob("*")):
-            if path.suffix.lower() in IMAGE_EXTENSIONS:
-                paths.append(path)
-                labels.append(label)
+        files = image_files(root / name)
+        paths += files
+        labels += [label] * len(files)
     return paths, labels, classes
 
 

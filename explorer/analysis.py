@@ -13,11 +13,11 @@ import PIL.Image
 
 from explain import ClassMaps, Explanation, MapChoice, explain_class
 from explain.explanation import Steps, assemble, class_maps
-from explain.methods import DISCARD
-from explain.rollout import FUSIONS
 from explain.inputs import model_input
+from explain.methods import DISCARD
 from explain.overlay import DISPLAY_SIDE
 from explain.render import method_of
+from explain.rollout import FUSIONS
 from vit_hybrid.images import load_image
 
 from .gpu import ZERO_GPU, explain_on_gpu

@@ -14,11 +14,10 @@ import torch
 
 from explain import METHODS, default_stage
 from explain.methods import STAGE
-from explain.rollout import FUSIONS
 from explain.metrics import deletion_insertion
-from explain.overlay import mark_crop
-from explain.overlay import overlay
+from explain.overlay import mark_crop, overlay
 from explain.render import GALLERY_SIDE, gallery, is_empty, method_of, percent, render, select_map, target_class
+from explain.rollout import FUSIONS
 from vit_hybrid.images import ImageError
 
 from .analysis import COMPUTE, TOP_K, Analysis, add_class, analyse, begin, ensure_class, resume
@@ -34,8 +33,6 @@ SAME_EDGE = ("its brightest cell lies on the right or bottom edge: the model's �
              "and the reference implementation (transformers 4.46.3) gives the same map")
 EMPTY = ("**this map is zero everywhere**: nothing in the picture counts as positive evidence for it here "
          "(it is not a failure: the picture is shown without a map)")
-
-
 NO_DOWNLOAD = gr.update(value=None, interactive=False)  # looks inactive until there is something to download
 
 
@@ -232,9 +229,10 @@ def on_control(store: ModelStore, state: Visit | None, controls: Controls) -> Up
         if drawn is None:
             index = target_class(analysis.explanation, choice)
             label = store.get(analysis.model).model.config.id2label.get(index, str(index))
-            if not method_of(choice).class_specific or visit.prefer(index):
+            specific = method_of(choice).class_specific
+            if not specific or visit.prefer(index):
                 visit.waiting = True
-                what = f"“{label}” is explained" if method_of(choice).class_specific else f"Rollout with {choice.fusion} fusion is computed"
+                what = f"“{label}” is explained" if specific else f"Rollout with {choice.fusion} fusion is computed"
                 return {"message": message(f"{what} next; its map appears in a moment.")}
             analysis, _ = ensure_class(analysis, lambda: store.get(analysis.model), choice)
             analysis = visit.merge(analysis, analysis.explanation.classes, analysis.explanation.extra_passes)
@@ -244,7 +242,7 @@ def on_control(store: ModelStore, state: Visit | None, controls: Controls) -> Up
             note = message(f"“{label}” is not among the top {TOP_K}: the model ran once more to explain it.")
     except (ValueError, KeyError, ModelLoadError) as err:
         return {"message": message(f"That map cannot be drawn ({err}).", "error")}
-    if visit.analysis is None or visit.analysis.explanation.pixel_values is not analysis.explanation.pixel_values:
+    if not visit.shows(analysis):
         return {}  # a new image arrived meanwhile
     updates = {**shown(visit, drawn), "message": note or ""}
     if note and not visit.pending:

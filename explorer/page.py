@@ -39,10 +39,10 @@ class Page:
         components its parameters name (`store` is the page's store, `controls` every map
         control, `progress` Gradio's progress tracker); its updates go to the components they
         name, which must be among `outputs`. A generator handler streams its updates."""
-        parameters = [p for p in inspect.signature(handler).parameters if p not in ("store", "progress")]
+        declared = inspect.signature(handler).parameters
+        parameters = [p for p in declared if p not in ("store", "progress")]
         names = [n for p in parameters for n in (CONTROL_NAMES if p == CONTROLS else (p,))]
-        wants_store = "store" in inspect.signature(handler).parameters
-        wants_progress = "progress" in inspect.signature(handler).parameters
+        wants_store, wants_progress = "store" in declared, "progress" in declared
 
         def arguments(values: tuple) -> dict[str, Any]:
             named = dict(zip(names, values))

@@ -17,8 +17,7 @@ import torch
 
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 from vit_hybrid.files import CONFIG_NAME, WEIGHT_NAMES
-from vit_hybrid.hub import CheckpointError, logger
-from vit_hybrid.processor import square_processor
+from vit_hybrid.processor import processor_or_square
 
 DEFAULT_MODEL = "google/vit-hybrid-base-bit-384"
 
@@ -104,11 +103,7 @@ def load_served(name: str, source: str, device: str | torch.device = "cpu", auto
         raise ModelLoadError(f"The model {name!r} could not be loaded: {err}") from None
     model.requires_grad_(False).to(device)
     try:
-        processor = ViTHybridImageProcessor.from_pretrained(source, local_files_only=local)
-    except CheckpointError:  # no preprocessor_config.json: the Hub model's settings at this size
-        size = model.config.image_size
-        processor = square_processor(size)
-        logger.warning("%s has no usable preprocessor_config.json: using mean = std = 0.5 at %d px", name, size)
+        processor = processor_or_square(source, model.config.image_size, local_files_only=local)
     except Exception as err:  # a processor config that is there but broken
         raise ModelLoadError(f"The model {name!r} could not be loaded: its preprocessor_config.json: {err}") from None
     return ServedModel(name, model, processor, autocast)

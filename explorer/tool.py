@@ -8,23 +8,26 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
 
 from explain import METHODS, MapChoice
+from explain.explanation import explain_classes
+from explain.export import image_record
 from explain.inputs import VIEWS
 from explain.render import select_map
 from explain.sources import classes_named
 from explain.summary import summarise_map
 from vit_hybrid.images import ImageError
 
-from .analysis import Analysis, analyse, ensure_class
+from .analysis import COMPUTE, Analysis, analyse
 from .downloads import write_json
 from .fetch import FetchError, fetch
 from .store import ModelLoadError, ModelStore
 
-MAX_CLASSES = 10  # classes per call: each one outside the top 5 costs a forward and a backward pass
+MAX_CLASSES = 10  # classes per call: those outside the top 5 cost a forward pass and a backward each
 
 
 def requested_classes(text: str, analysis: Analysis, id2label: dict[int, str]) -> list[int]:
@@ -53,23 +56,19 @@ def requested_classes(text: str, analysis: Analysis, id2label: dict[int, str]) -
 def summary_record(analysis: Analysis, indices: list[int]) -> dict[str, Any]:
     """Predictions, and for each class every method's map at its page default, in a few numbers."""
     explanation = analysis.explanation
+
+    def summary(name: str, index: int) -> dict[str, Any]:
+        values, caption = select_map(explanation, MapChoice(method=name, class_index=index))
+        return {"map": caption, "class_specific": METHODS[name].class_specific,
+                **summarise_map(values, explanation.geometry)}
+
+    shared = {name: summary(name, indices[0]) for name, method in METHODS.items() if not method.class_specific}
     explained = []
     for index in indices:
-        maps = {}
-        for name, method in METHODS.items():
-            values, caption = select_map(explanation, MapChoice(method=name, class_index=index))
-            maps[name] = {"map": caption, "class_specific": method.class_specific,
-                          **summarise_map(values, explanation.geometry)}
+        maps = {name: dict(shared[name]) if name in shared else summary(name, index) for name in METHODS}
         class_maps = explanation.classes[index]
         explained.append({"index": index, "label": class_maps.label, "probability": class_maps.probability, "maps": maps})
-    return {
-        "model": analysis.model,
-        "view": explanation.view,
-        "original_size": list(explanation.geometry.original_size),
-        "crop_box": list(explanation.geometry.original_box),
-        "predictions": [{"index": p.index, "label": p.label, "probability": p.probability} for p in explanation.predictions],
-        "explained": explained,
-    }
+    return {"model": analysis.model, **image_record(explanation), "explained": explained}
 
 
 def explain_summary(store: ModelStore, image: str, model: str, view: str = "crop", classes: str = "") -> tuple[str, str]:
@@ -99,8 +98,9 @@ def explain_summary(store: ModelStore, image: str, model: str, view: str = "crop
             raise ValueError("No image was given: pass an http(s) URL or a data: URL.")
         analysis = analyse(served, fetch(image), view)
         indices = requested_classes(classes or "", analysis, served.model.config.id2label)
-        for index in indices:
-            analysis, _ = ensure_class(analysis, lambda: served, MapChoice(method="gradcam", class_index=index))
+        with COMPUTE:  # the classes outside the top 5: one more forward pass for all of them
+            explanation = explain_classes(served.model, analysis.explanation, indices, served.autocast)
+        analysis = replace(analysis, explanation=explanation)
     except (ImageError, FetchError, ModelLoadError, ValueError) as err:
         raise gr.Error(str(err)) from None
     return json.dumps(summary_record(analysis, indices), indent=1), write_json(analysis)

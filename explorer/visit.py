@@ -10,6 +10,7 @@ older one stops at its next step, and work for an old image never lands on a new
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -61,6 +62,10 @@ class Visit:
             self.pending.insert(0, index)
             return True
 
+    def shows(self, analysis: Analysis) -> bool:
+        """Whether `analysis` is (a state of) the image on the page."""
+        return self.analysis is not None and self.analysis.explanation.pixel_values is analysis.explanation.pixel_values
+
     def add(self, analysis: Analysis, maps: ClassMaps) -> Analysis | None:
         """Adds one class's maps to the image on the page (unless it has them), takes it off the
         pending list; None, and nothing changed, when `analysis` is not that image."""
@@ -69,32 +74,25 @@ class Visit:
     def merge(self, analysis: Analysis, classes: dict[int, ClassMaps], extra_passes: tuple[int, ...] = ()) -> Analysis | None:
         """Adds the classes the image on the page lacks (a class it has is kept as it is) and
         records extra passes; None when `analysis` is not the image on the page."""
-        with self._lock:
-            if self.analysis is None or not _same_image(self.analysis, analysis):
-                return None
-            explanation = self.analysis.explanation
-            added = {i: maps for i, maps in classes.items() if i not in explanation.classes}
-            passes = explanation.extra_passes + tuple(i for i in extra_passes if i in added)
-            self.analysis = replace(self.analysis, explanation=_with(explanation, added, passes))
-            self.pending = [i for i in self.pending if i not in classes]
-            return self.analysis
 
+        def change(explanation: Explanation) -> Explanation:
+            added = {i: maps for i, maps in classes.items() if i not in explanation.classes}
+            self.pending = [i for i in self.pending if i not in classes]
+            return replace(explanation, classes={**explanation.classes, **added},
+                           extra_passes=explanation.extra_passes + tuple(i for i in extra_passes if i in added))
+
+        return self._update(analysis, change)
 
     def add_maps(self, analysis: Analysis, maps: dict) -> Analysis | None:
         """Merges more of the maps that are not class-specific (rollout's other head fusions) into
         the image on the page; None when `analysis` is not that image."""
+        return self._update(analysis, lambda explanation: replace(explanation, maps=merge_maps(explanation.maps, maps)))
+
+    def _update(self, analysis: Analysis, change: Callable[[Explanation], Explanation]) -> Analysis | None:
+        """The image on the page with its explanation changed, under the lock; None when
+        `analysis` is not that image."""
         with self._lock:
-            if self.analysis is None or not _same_image(self.analysis, analysis):
+            if not self.shows(analysis):
                 return None
-            explanation = self.analysis.explanation
-            self.analysis = replace(self.analysis, explanation=replace(explanation, maps=merge_maps(explanation.maps, maps)))
+            self.analysis = replace(self.analysis, explanation=change(self.analysis.explanation))
             return self.analysis
-
-
-def _same_image(a: Analysis, b: Analysis) -> bool:
-    return a.explanation.pixel_values is b.explanation.pixel_values and (a.source, a.view, a.model) == (
-        b.source, b.view, b.model)
-
-
-def _with(explanation: Explanation, added: dict[int, ClassMaps], passes: tuple[int, ...]) -> Explanation:
-    return replace(explanation, classes={**explanation.classes, **added}, extra_passes=passes)

@@ -31,17 +31,14 @@ from explain.inputs import model_input  # noqa: E402
 from explain.metrics import energy_inside, pointing_game  # noqa: E402
 from explain.scenes import TEST_SEED, TUNING_SEED, make_scene, region  # noqa: E402
 from explain.statistics import mean_interval, spearman, wilson  # noqa: E402
+from explorer.paths import BUNDLED  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
-
-ASSETS_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
-
 
 BATCH = 32  # scenes explained together (the batched core: one forward and one backward per batch)
 
 
-def explained(model, scenes: list, processor, discard: float, fusion: str) -> list[Explanation]:
-    """The explanation of each scene for its true class, from the batched core."""
-    inputs = [model_input(scene.image, processor, model.config) for scene in scenes]
+def explained(model, inputs: list, scenes: list, discard: float, fusion: str) -> list[Explanation]:
+    """The explanation of each scene (its model input) for its true class, from the batched core."""
     return explain_batch(model, inputs, [scene.label for scene in scenes], top_k=1, batch_size=BATCH,
                          fusions=(fusion,), discard=discard)
 
@@ -76,7 +73,7 @@ def choose_rollout(model, processor, scenes: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(ASSETS_MODEL))
+    parser.add_argument("--model", default=str(BUNDLED))
     parser.add_argument("--scenes", type=int, default=2000)
     parser.add_argument("--random-scenes", type=int, default=200, help="scenes for the randomisation check")
     parser.add_argument("--fusion", default="mean")
@@ -102,8 +99,10 @@ def main() -> None:
     bar = tqdm(total=args.scenes, desc="evaluating")
     for start in range(0, args.scenes, BATCH):
         scenes = [make_scene(TEST_SEED, index, size) for index in range(start, min(start + BATCH, args.scenes))]
-        trained = explained(model, scenes, processor, args.discard, args.fusion)
-        randoms = explained(randomised, scenes[: max(0, args.random_scenes - start)], processor, args.discard, args.fusion)
+        inputs = [model_input(scene.image, processor, model.config) for scene in scenes]  # once for both models
+        trained = explained(model, inputs, scenes, args.discard, args.fusion)
+        checked = max(0, args.random_scenes - start)
+        randoms = explained(randomised, inputs[:checked], scenes[:checked], args.discard, args.fusion)
         for n, (scene, e) in enumerate(zip(scenes, trained)):
             correct += e.predictions[0].index == scene.label
             mask = region(scene, tolerance)

@@ -22,9 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explain.scenes import CLASSES, TRAIN_SEED, VALIDATION_SEED, make_batch  # noqa: E402
 from explain.training import fit, folder_images, preprocess, scene_config  # noqa: E402
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
-from vit_hybrid.hub import CheckpointError  # noqa: E402
-from vit_hybrid.processor import square_processor  # noqa: E402
+from vit_hybrid import ViTHybridForImageClassification  # noqa: E402
+from vit_hybrid.processor import processor_or_square, square_processor  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,11 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     id2label = dict(enumerate(classes))
     if args.init:
         model = ViTHybridForImageClassification.from_pretrained(args.init, id2label=id2label, ignore_mismatched_sizes=True)
-        try:
-            processor = ViTHybridImageProcessor.from_pretrained(args.init)
-        except CheckpointError:
-            print(f"{args.init} has no processor config: using mean = std = 0.5 at its image size")
-            processor = square_processor(model.config.image_size)
+        processor = processor_or_square(args.init, model.config.image_size)
     else:
         model = ViTHybridForImageClassification(scene_config(args.size, args.width))
         processor = square_processor(args.size)  # scenes are drawn at this size: resize and crop are identities

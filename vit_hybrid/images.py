@@ -20,6 +20,7 @@ import PIL.PngImagePlugin
 
 MAX_PIXELS = 40_000_000
 FORMATS = "JPEG, PNG, GIF, WebP, BMP or TIFF"
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}  # those formats' files
 _SIGNATURES = (  # what a file that is not an image most often is, by its first bytes
     (b"%pdf", "a PDF document"),
     (b"<svg", "an SVG drawing (vector images are not supported: export it as PNG or JPEG)"),

@@ -474,6 +474,20 @@ def square_processor(size: int) -> ViTHybridImageProcessor:
     return ViTHybridImageProcessor(size={"shortest_edge": size}, crop_size=size, image_mean=0.5, image_std=0.5)
 
 
+def processor_or_square(name_or_path: str | os.PathLike, image_size: int, **hub: Any) -> ViTHybridImageProcessor:
+    """The checkpoint's processor, or for a checkpoint without a usable preprocessor_config.json
+    the Hub model's preprocessing at the model's `image_size` (`square_processor`), with a warning.
+    A preprocessor_config.json that is there but broken still raises."""
+    from .hub import CheckpointError
+
+    try:
+        return ViTHybridImageProcessor.from_pretrained(name_or_path, **hub)
+    except CheckpointError:
+        logger.warning("%s has no usable preprocessor_config.json: using mean = std = 0.5 at %d px", name_or_path,
+                       image_size)
+        return square_processor(image_size)
+
+
 def _normalize(image: np.ndarray, mean: float | list[float], std: float | list[float]) -> np.ndarray:
     """`(image - mean) / std` per channel, in float32 (or the image's own float dtype)."""
     if not np.issubdtype(image.dtype, np.floating):
