@@ -21,6 +21,7 @@ from explorer.paths import CSS, EXAMPLES
 from explorer.store import ModelStore
 from explorer.tool import add_summary_tool
 from explorer.upload import MAX_FILE_SIZE, ImageUpload
+from explorer.warmup import one_heap, warm_up
 
 SHOWN = (
     "state predictions overlay caption seen json_download png_download gallery class_index layer head stage "
@@ -123,11 +124,13 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
 
 if __name__ == "__main__":
     arguments = parse_args(description=__doc__)
+    one_heap()  # before any thread allocates: the heap the warm-up grows serves every event's thread
     model_store, default_model, fallback_note = make_store(arguments)
     if fallback_note:
         print(fallback_note, flush=True)
     private = {"enable_monitoring": False}  # Gradio's /monitoring pages would show every visitor's events
     demo = build(model_store, default_model, fallback_note, arguments.queue_size)
+    print(f"Warmed up in {warm_up(demo, model_store, default_model):.1f} s.", flush=True)  # before serving anyone
     demo.launch(
         server_name=arguments.host,
         server_port=arguments.port,

@@ -20,13 +20,17 @@ other time, it times:
 It reports medians and the targets: first message <= 1.3 x the no-grad forward, top class <= 1.15 x
 the unavoidable part, fifth class <= 1.05 x `/explain`. Then, in Chromium, the time from the
 upload to the first map shown, and from a layer change to the new map; and (unless --skip-start)
-from `python app.py` with the Hub unreachable to the first correct `/explain` answer.
+from `python app.py` with the Hub unreachable to the first correct `/explain` answer, and, over
+three fresh starts of `python app.py --model <folder>` (the server idle before each upload), the
+first upload's first message against the second's (target: within 10%), with the seconds from
+the start until the page answers and the warm-up's share of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -50,6 +54,7 @@ from vit_hybrid.processor import square_processor  # noqa: E402
 PHOTO = EXAMPLES / "chelsea.png"
 CONTROLS = ["rollout", 12, -1, "mean", "stage2", None, "inferno", 0.6]  # method ... opacity, as the page starts
 TARGETS = {"first_message": 1.3, "top_class": 1.15, "fifth_class": 1.05}
+FIRST_AFTER_START = 1.10  # the first upload after a start against the second
 
 
 def serve(folder: Path):
@@ -153,6 +158,29 @@ def start_time(work: Path) -> float:
         process.wait(timeout=20)
 
 
+def first_after_start(folder: Path, work: Path) -> dict[str, float]:
+    """A fresh `python app.py --model <folder>`: seconds until it answers, its warm-up (from its
+    log), and the first message of the first upload and of the second (a new visitor each, the
+    server idle 2 s before each)."""
+    port, log = free_port(), work / "start.log"
+    url = f"http://127.0.0.1:{port}/"
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--model", str(folder)], cwd=ROOT,
+                                   env=offline_env(work / "empty-hub"), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(url, process, 120)
+        times = {"up": time.perf_counter() - start}
+        for n in ("first", "second"):
+            time.sleep(2)
+            times[n] = stream_times(url, str(folder))["first_message"]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    warm = re.search(r"Warmed up in ([\d.]+) s", log.read_text())
+    return {**times, "warm_up": float(warm.group(1)) if warm else float("nan")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=5)
@@ -197,6 +225,13 @@ def main() -> None:
         demo.close()
         if not args.skip_start:
             report["offline_start_to_first_answer_s"] = statistics.median(start_time(Path(tmp)) for _ in range(3))
+            starts = [first_after_start(folder, Path(tmp)) for _ in range(3)]
+            ratios = [s["first"] / s["second"] for s in starts]
+            report["fresh_starts"] = starts
+            print("fresh starts: " + "; ".join(f"up {s['up']:.1f} s (warm-up {s['warm_up']:.1f} s), first upload "
+                                               f"{s['first']:.3f} s, second {s['second']:.3f} s" for s in starts))
+            print(f"first upload / second: median {statistics.median(ratios):.3f} (target <= {FIRST_AFTER_START}: "
+                  f"{'met' if statistics.median(ratios) <= FIRST_AFTER_START else 'MISSED'})", flush=True)
     print(json.dumps(report, indent=1))
 
 

@@ -37,7 +37,37 @@ def test_default_model_in_the_hub_cache_is_served_offline(tmp_path):
         record = client.predict(gradio_client.handle_file(str(EXAMPLES / "coffee.jpg")), DEFAULT_MODEL, "crop", api_name="/explain")
     assert record["model"] == DEFAULT_MODEL
     assert sorted(p["label"] for p in record["predictions"]) == [f"LABEL_{i}" for i in range(5)]  # the stand-in's
-    assert "bundled" not in log.read_text()
+    text = log.read_text()
+    assert "bundled" not in text
+    assert text.index("Warmed up in") < text.index("Running on local URL")  # paid before the page answers
+
+
+@pytest.mark.parametrize("python", ["3.10.13", "3.11.7", "3.13.0"])
+@pytest.mark.parametrize("requirements", ["requirements.txt", "tests/requirements.txt"])
+def test_every_package_has_one_exact_pin_on_each_python(requirements, python):
+    """The Space's Python (the front matter's, ZeroGPU's 3.10.13) and newer ones each get exactly one
+    exact pin per package; a pin that needs a newer Python carries a marker saying so."""
+    from packaging.requirements import Requirement
+
+    environment = {"python_version": ".".join(python.split(".")[:2]), "python_full_version": python}
+    pins: dict[str, list[str]] = {}
+    for line in (ROOT / requirements).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            (specifier,) = requirement.specifier
+            assert specifier.operator == "==", line
+            pins.setdefault(requirement.name, []).append(specifier.version)
+    assert pins and all(len(versions) == 1 for versions in pins.values()), pins
+    if python.startswith("3.10"):
+        assert pins.get("numpy", ["2.2.6"]) == ["2.2.6"] and pins.get("matplotlib", ["3.10.9"]) == ["3.10.9"]
+
+
+def test_the_front_matter_names_zero_gpus_python():
+    meta = yaml.safe_load((ROOT / "README.md").read_text().split("---\n")[1])
+    assert str(meta["python_version"]) == "3.10.13"
 
 
 def test_gradio_is_pinned_at_a_release_with_the_file_route_fixes():

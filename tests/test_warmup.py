@@ -1,0 +1,40 @@
+"""The start-up warm-up: it runs the page's own upload path on the served model and leaves
+nothing of it behind, and every thread allocates from one heap."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+import pytest
+from helpers import BUNDLED
+
+from explain.explanation import Steps
+from explorer.store import ModelStore
+from explorer.warmup import one_heap, warm_up
+
+
+def cached_weights(model) -> int:
+    """How many standardised convolution weights the frozen model has cached."""
+    return sum(len(m.__dict__.get("_derived", {})) for m in model.modules())
+
+
+def test_warm_up_runs_the_upload_path_encodes_its_pictures_and_keeps_no_graph(tmp_path, monkeypatch):
+    import app
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    store = ModelStore({"bundled": str(BUNDLED)})
+    demo = app.build(store, "bundled")
+    served = store.get("bundled")
+    assert cached_weights(served.model) == 0
+    seconds = warm_up(demo, store, "bundled")
+    assert seconds > 0
+    assert cached_weights(served.model) > 0  # the served model ran (frozen: its standardised weights are kept)
+    assert list((tmp_path / "gradio").rglob("*.jpeg"))  # the overlay and the crop, encoded as the page sends them
+    gc.collect()
+    assert not [o for o in gc.get_objects() if type(o) is Steps]  # the kept graph went with the stream
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_one_heap_is_set_on_glibc():
+    assert one_heap() is True
