@@ -15,7 +15,7 @@ from explain.rollout import FUSIONS
 from explorer import handlers as h
 from explorer.analysis import TOP_K
 from explorer.controls import COLORMAPS, CONTROL_NAMES, MEAN_OF_HEADS
-from explorer.launch import QUEUE_SIZE, make_store, parse_args
+from explorer.launch import CONCURRENCY, QUEUE_SIZE, make_store, parse_args
 from explorer.page import Page
 from explorer.paths import CSS, EXAMPLES
 from explorer.store import ModelStore
@@ -30,13 +30,17 @@ SHOWN = (
 DRAWN = ["overlay", "caption", "message", "json_download"]  # what a redraw updates
 GALLERY_CONTROLS = ("method", "head", "fusion", "colormap", "opacity")  # what the layer gallery depends on
 HIDDEN = {"api_visibility": "undocumented"}  # the page's own events: callable, not on the API page (/explain is)
-MODEL = {"concurrency_id": "model", **HIDDEN}  # model work: one at a time, the CPU's cores all used by one
 REDRAW = {"concurrency_id": "render", "concurrency_limit": 2, "show_progress": "hidden", "trigger_mode": "always_last"}
 
 
-def build(store: ModelStore, default: str, note: str | None = None, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
+def build(store: ModelStore, default: str, note: str | None = None, queue_size: int = QUEUE_SIZE,
+          concurrency: int = CONCURRENCY) -> gr.Blocks:
     """The page: image and model in, predictions and maps out, every map control re-rendering
-    from the visitor's stored analysis. Components are named by their elem_id."""
+    from the visitor's stored analysis. Components are named by their elem_id. Every event that
+    runs the model shares one concurrency_id with one explicit limit, `concurrency` (Gradio gives
+    the whole id the lowest limit among its events): that many are admitted at once and their
+    steps run through the app's scheduler (`explorer.scheduler`), one at a time."""
+    model_work = {"concurrency_id": "model", "concurrency_limit": concurrency}
     config = store.get(default).model.config  # the controls start fitted to the default model
     page = Page(store)
     # Gradio's copies of outputs are deleted after an hour; no usage analytics leave the machine.
@@ -102,7 +106,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
             triggers, **page.bind(h.on_request, ["state"]), queue=False, trigger_mode="multiple", **HIDDEN
         )
         progress = {"show_progress": "minimal", "show_progress_on": page.parts["status"]}
-        requested.then(**page.bind(h.on_image, SHOWN), trigger_mode="multiple", **progress, **MODEL)
+        requested.then(**page.bind(h.on_image, SHOWN), trigger_mode="multiple", **progress, **model_work, **HIDDEN)
         for name in CONTROL_NAMES:  # sliders on any change; the others on the visitor's input only
             control = page.parts[name]
             event = control.change if isinstance(control, gr.Slider) else control.input
@@ -113,11 +117,10 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
                 event(**page.bind(h.on_gallery, ["gallery"]), **REDRAW, **HIDDEN)
         scroll = "() => document.querySelector('#overlay').scrollIntoView({block: 'start'})"
         examples.dataset.click(None, js=scroll)  # an example's result comes into view
-        measure.click(**page.bind(h.on_measure, ["curves", "measure_note"]), **MODEL)
-        gr.Button(visible=False).click(
-            **page.bind(h.on_explain, ["record"]), api_name="explain", concurrency_id="model"
-        )
-        add_summary_tool(store, default)  # /explain_summary: the agents' tool (MCP)
+        measure.click(**page.bind(h.on_measure, ["curves", "measure_note"]), **model_work, **HIDDEN)
+        gr.Button(visible=False).click(**page.bind(h.on_explain, ["record"]), api_name="explain", **model_work)
+        add_summary_tool(store, default, model_work)  # /explain_summary: the agents' tool (MCP)
+        demo.unload(h.on_leave)  # a closed tab: the visitor's waiting steps and kept pass go
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
     return demo
 
@@ -129,7 +132,7 @@ if __name__ == "__main__":
     if fallback_note:
         print(fallback_note, flush=True)
     private = {"enable_monitoring": False}  # Gradio's /monitoring pages would show every visitor's events
-    demo = build(model_store, default_model, fallback_note, arguments.queue_size)
+    demo = build(model_store, default_model, fallback_note, arguments.queue_size, arguments.concurrency)
     print(f"Warmed up in {warm_up(demo, model_store, default_model):.1f} s.", flush=True)  # before serving anyone
     demo.launch(
         server_name=arguments.host,

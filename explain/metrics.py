@@ -36,6 +36,13 @@ def _upsample(values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(values.float()[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
 
 
+def _scores(model: ViTHybridForImageClassification, images: torch.Tensor, index: int) -> list[float]:
+    """The probability of class `index` for each image of a batch."""
+    with torch.no_grad():
+        logits = model(images.to(model.device), interpolate_pos_encoding=True).logits
+    return logits.float().softmax(-1)[:, index].tolist()
+
+
 def _curve(
     model: ViTHybridForImageClassification,
     start: torch.Tensor,
@@ -45,8 +52,10 @@ def _curve(
     steps: int,
     batch_size: int,
     progress: Callable[[int], None],
+    run: Callable[[Callable[[], list[float]]], list[float]],
 ) -> Curve:
-    """Moves pixels from `start` to `end` in `order`, `steps` equal slices, scoring each image."""
+    """Moves pixels from `start` to `end` in `order`, `steps` equal slices, scoring each image;
+    each batch's scoring is handed to `run`."""
     _, channels, height, width = start.shape
     counts = [round(k * order.numel() / steps) for k in range(steps + 1)]
     scores: list[float] = []
@@ -56,9 +65,7 @@ def _curve(
             changed = torch.zeros(height * width, dtype=torch.bool)
             changed[order[:count]] = True
             batch.append(torch.where(changed.view(1, height, width), end[0], start[0]))
-        with torch.no_grad():
-            logits = model(torch.stack(batch).to(model.device), interpolate_pos_encoding=True).logits
-        scores += logits.float().softmax(-1)[:, index].tolist()
+        scores += run(lambda: _scores(model, torch.stack(batch), index))
         progress(len(batch))
     fractions = [c / order.numel() for c in counts]
     area = sum((fractions[i + 1] - fractions[i]) * (scores[i] + scores[i + 1]) / 2 for i in range(steps))
@@ -76,6 +83,7 @@ def deletion_insertion(
     batch_size: int = 8,
     progress: Callable[[int], None] = lambda done: None,
     random: tuple[Curve, Curve] | None = None,
+    run: Callable[[Callable[[], list[float]]], list[float]] = lambda work: work(),
 ) -> Faithfulness:
     """Deletion and insertion curves of a map for class `index`, and the same for a random order.
 
@@ -88,6 +96,8 @@ def deletion_insertion(
         values: the map on its own grid (h, w), upsampled to the input bilinearly.
         random: the random order's (deletion, insertion) curves, when already computed for
             another map of the same image and class (they do not depend on the map).
+        run: runs each batch's scoring (a function of no arguments) and returns its result; the
+            app hands it to its scheduler, a step per batch.
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
@@ -95,11 +105,11 @@ def deletion_insertion(
     baseline = torch.zeros_like(pixel_values) if baseline is None else baseline
     relevance = _upsample(torch.nan_to_num(values), (height, width)).flatten()
     order = torch.argsort(relevance, descending=True, stable=True)
-    run = lambda a, b, o: _curve(model, a, b, o, index, steps, batch_size, progress)  # noqa: E731
+    curve = lambda a, b, o: _curve(model, a, b, o, index, steps, batch_size, progress, run)  # noqa: E731
     if random is None:
         shuffled = torch.randperm(height * width, generator=torch.Generator().manual_seed(seed))
-        random = run(pixel_values, baseline, shuffled), run(baseline, pixel_values, shuffled)
-    return Faithfulness(run(pixel_values, baseline, order), run(baseline, pixel_values, order), *random)
+        random = curve(pixel_values, baseline, shuffled), curve(baseline, pixel_values, shuffled)
+    return Faithfulness(curve(pixel_values, baseline, order), curve(baseline, pixel_values, order), *random)
 
 
 def pointing_game(values: torch.Tensor, mask: torch.Tensor, tolerance: int = 0) -> bool:

@@ -88,3 +88,20 @@ class ForwardPass:
     def release(self) -> None:
         """Frees the graph: no backward after this."""
         self._graph = None
+
+
+def graph_bytes(model: ViTHybridForImageClassification, pixel_values: torch.Tensor) -> int:
+    """The bytes that a kept `ForwardPass` of `pixel_values` holds in its graph: what autograd saves
+    for the backward that depends on the input (activations, attention probabilities), not the
+    model's own weights, which every pass shares. Measured by running the pass once."""
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.requires_grad:  # downstream of the input; frozen weights and constants are not
+            storage = tensor.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        ForwardPass(model, pixel_values).release()
+    return sum(storages.values())

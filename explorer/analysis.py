@@ -1,18 +1,21 @@
-"""What one visitor's page holds between events: the picture, the model that explained it, and the
-`Explanation`; every control re-renders from it, and only a class outside the top k runs the model.
+"""What one visitor's page holds between events (the picture, the model that explained it, and the
+`Explanation`; every control re-renders from it), and the model work behind it, as steps that the
+app's one scheduler runs (`explorer.scheduler`): a first step (decode, the forward pass, the
+predictions and the maps that need no gradient), one step per class from the kept pass, and the
+passes that add a class outside the top k. The kept passes live in `GRAPHS`, under their owner.
 """
 
 from __future__ import annotations
 
-import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 import PIL.Image
 
 from explain import ClassMaps, Explanation, MapChoice, explain_class
-from explain.explanation import Steps, assemble, class_maps
+from explain.explanation import Steps, assemble, class_maps, explain_classes
 from explain.inputs import model_input
 from explain.methods import DISCARD
 from explain.overlay import DISPLAY_SIDE
@@ -21,10 +24,13 @@ from explain.rollout import FUSIONS
 from vit_hybrid.images import load_image
 
 from .gpu import ZERO_GPU, explain_on_gpu
+from .graphs import GRAPHS_WAIT_S, KeptGraphs, estimate, tokens_of
+from .scheduler import FIRST, LATER, Scheduler
 from .store import ServedModel
 
 TOP_K = 5  # predictions shown, and classes explained with every upload
-COMPUTE = threading.Lock()  # one model computation at a time: two would fight over the same cores
+SCHEDULER = Scheduler()  # all model work of the app: one step at a time, on all the cores
+GRAPHS = KeptGraphs()  # the kept passes, by owner, bounded in bytes
 
 
 @dataclass(frozen=True)
@@ -53,59 +59,121 @@ def display_image(image: PIL.Image.Image) -> np.ndarray:
     return np.asarray(small)
 
 
+def first_step(served: ServedModel, source: str, view: str, owner: str, fusions: tuple[str, ...] = FUSIONS[:1],
+               top_k: int = TOP_K) -> Analysis:
+    """Runs as a step: decodes the upload (`ImageError` when it is not a usable image) and runs the
+    forward pass: the predictions and the maps that need no gradient (rollout with `fusions`).
+    The pass is kept in `GRAPHS` for `owner`'s class steps when it fits (see `kept`); when it does
+    not, it runs without a graph, which `regraph` makes later. On ZeroGPU one call computes every
+    map of the top k at once, and nothing is kept."""
+    image = load_image(source)
+    pixel_values, geometry = model_input(image, served.processor, served.model.config, view)
+    if ZERO_GPU:
+        tensors = explain_on_gpu(served.name, pixel_values, top_k, FUSIONS, DISCARD)
+    else:
+        size = graph_size(served, pixel_values)
+        graph = GRAPHS.fits(size)
+        steps = Steps(served.model, pixel_values, top_k=top_k, explained=None if graph else 0, fusions=fusions,
+                      autocast=served.autocast)
+        tensors = steps.tensors()
+        if graph:
+            GRAPHS.keep(owner, steps, size)
+    explanation = assemble(served.model, tensors, pixel_values, geometry, view, top_k=top_k)
+    same = served.model.config.backbone_config.global_padding == "SAME"
+    return Analysis(served.name, source, view, display_image(image), explanation, same)
+
+
+def graph_size(served: ServedModel, pixel_values: torch.Tensor) -> int:
+    """The bytes a kept pass of `pixel_values` holds (`explorer.graphs.estimate`)."""
+    config = served.model.config
+    return estimate(config, served.per_token, tokens_of(config, *pixel_values.shape[-2:]))
+
+
+def to_explain(analysis: Analysis) -> list[int]:
+    """The top-k classes of an analysis that have no maps yet, most probable first."""
+    return [p.index for p in analysis.explanation.predictions if p.index not in analysis.explanation.classes]
+
+
+def regraph(served: ServedModel, analysis: Analysis, owner: str, top_k: int = TOP_K) -> bool:
+    """Runs as a step: the forward pass of `analysis` again, kept for `owner` (after a stream was
+    stopped, or a pass that did not fit); whether it fits now."""
+    size = graph_size(served, analysis.explanation.pixel_values)
+    if not GRAPHS.fits(size):
+        return False
+    steps = Steps(served.model, analysis.explanation.pixel_values, top_k=top_k, fusions=(), autocast=served.autocast)
+    steps.pending = [i for i in steps.pending if i not in analysis.explanation.classes]
+    return GRAPHS.keep(owner, steps, size)
+
+
+def class_step(served: ServedModel, owner: str, index: int) -> ClassMaps | None:
+    """Runs as a step: class `index`'s maps from `owner`'s kept pass (None when it has none); the
+    pass is dropped whole after its last class."""
+    steps = GRAPHS.get(owner)
+    if steps is None:
+        return None
+    maps = class_maps(served.model, steps.probabilities, index, steps.add(index))
+    if not steps.pending:
+        GRAPHS.drop(owner, steps)
+    return maps
+
+
+def fusions_step(owner: str) -> dict | None:
+    """Runs as a step: rollout's other head fusions from `owner`'s kept pass (None without one)."""
+    steps = GRAPHS.get(owner)
+    return None if steps is None else steps.add_fusions(FUSIONS)
+
+
+def new_job() -> str:
+    """An owner name for one API call."""
+    return f"job-{uuid.uuid4().hex}"
+
+
 def analyse(served: ServedModel, source: str, view: str = "crop", top_k: int = TOP_K) -> Analysis:
-    """Decodes the upload (`vit_hybrid.images.ImageError` when it is not a usable image) and
-    explains it with one forward pass and one backward per top-k class."""
-    analysis, _ = begin(served, source, view, top_k=top_k, everything=True)
+    """Every map of an upload's top k, as a job of steps (a forward, one backward per class) that
+    ranks after waiting first steps; `ImageError` when it is not a usable image."""
+    job = new_job()
+    try:
+        analysis = SCHEDULER.call(job, LATER, lambda: first_step(served, source, view, job, FUSIONS, top_k), job=True)
+        return finish_job(served, analysis, job)
+    finally:
+        SCHEDULER.cancel(job)
+        GRAPHS.drop(job)
+
+
+def finish_job(served: ServedModel, analysis: Analysis, job: str) -> Analysis:
+    """The job's analysis with every top-k class explained, a step each (its pass made again first
+    when it did not fit, once enough is free)."""
+    for index in to_explain(analysis):
+        while GRAPHS.get(job) is None:
+            if not SCHEDULER.call(job, LATER, lambda: regraph(served, analysis, job), job=True):
+                GRAPHS.wait_for_room(graph_size(served, analysis.explanation.pixel_values), GRAPHS_WAIT_S)
+        maps = SCHEDULER.call(job, LATER, lambda: class_step(served, job, index), job=True)
+        analysis = replace(analysis, explanation=replace(
+            analysis.explanation, classes={**analysis.explanation.classes, index: maps}))
     return analysis
 
 
-def begin(served: ServedModel, source: str, view: str = "crop", fusion: str = FUSIONS[0], top_k: int = TOP_K,
-          everything: bool = False) -> tuple[Analysis, Steps | None]:
-    """Decodes the upload (`ImageError` when it is not a usable image) and runs the one forward
-    pass: the analysis with its predictions and gradient-free maps (rollout with the `fusion` on
-    screen; `Steps.add_fusions` adds the others), and the `Steps` that add each class's maps from
-    that pass. With `everything`, and always on ZeroGPU (one call), every map of the top k comes
-    at once and there are no steps."""
-    image = load_image(source)
-    pixel_values, geometry = model_input(image, served.processor, served.model.config, view)
-    steps = None
-    if ZERO_GPU:
-        tensors = explain_on_gpu(served.name, pixel_values, top_k, FUSIONS, DISCARD)
-    elif everything:
-        with COMPUTE:
-            tensors = Steps(served.model, pixel_values, top_k=top_k, autocast=served.autocast).finish()
-    else:
-        with COMPUTE:
-            steps = Steps(served.model, pixel_values, top_k=top_k, fusions=(fusion,), autocast=served.autocast)
-        tensors = steps.tensors()
-    explanation = assemble(served.model, tensors, pixel_values, geometry, view, top_k=top_k)
-    same = served.model.config.backbone_config.global_padding == "SAME"
-    return Analysis(served.name, source, view, display_image(image), explanation, same), steps
-
-
-def resume(served: ServedModel, analysis: Analysis, top_k: int = TOP_K) -> Steps:
-    """The `Steps` of an analysis whose stream was stopped: the forward pass run again, so that
-    its pending classes can be added."""
-    with COMPUTE:
-        return Steps(served.model, analysis.explanation.pixel_values, top_k=top_k, fusions=(), autocast=served.autocast)
-
-
-def add_class(served: ServedModel, steps: Steps, index: int) -> ClassMaps:
-    """One more class's maps from the kept forward pass."""
-    with COMPUTE:
-        values = steps.add(index)
-    return class_maps(served.model, steps.probabilities, index, values)
-
-
-def ensure_class(analysis: Analysis, served: Callable[[], ServedModel], choice: MapChoice) -> tuple[Analysis, bool]:
+def ensure_class(analysis: Analysis, served: Callable[[], ServedModel], choice: MapChoice,
+                 owner: str | None = None) -> tuple[Analysis, bool]:
     """The analysis with the chosen class's maps, and whether the model had to run for them
-    (only a class-specific map of a class outside the explained ones needs it; `served` is
-    called, and the model looked up, only then)."""
+    (only a class-specific map of a class outside the explained ones needs it: one more pass, a
+    step of `owner`'s; `served` is called, and the model looked up, only then)."""
     index = choice.class_index
     if not method_of(choice).class_specific or index is None or index in analysis.explanation.classes:
         return analysis, False
     model = served()
-    with COMPUTE:
-        explanation = explain_class(model.model, analysis.explanation, index, model.autocast)
+    explanation = SCHEDULER.call(owner or new_job(), LATER,
+                                 lambda: explain_class(model.model, analysis.explanation, index, model.autocast),
+                                 job=owner is None)
     return replace(analysis, explanation=explanation), True
+
+
+def add_classes(served: ServedModel, analysis: Analysis, indices: list[int]) -> Analysis:
+    """The analysis with the maps of `indices` added (one more pass for those it lacks), as a job."""
+    job = new_job()
+    try:
+        explanation = SCHEDULER.call(
+            job, LATER, lambda: explain_classes(served.model, analysis.explanation, indices, served.autocast), job=True)
+    finally:
+        SCHEDULER.cancel(job)
+    return replace(analysis, explanation=explanation)

@@ -6,6 +6,7 @@ Gradio's dict returns; a name left out is left as it is). Tests call them withou
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +21,10 @@ from explain.render import GALLERY_SIDE, gallery, is_empty, method_of, percent, 
 from explain.rollout import FUSIONS
 from vit_hybrid.images import ImageError
 
-from .analysis import COMPUTE, TOP_K, Analysis, add_class, analyse, begin, ensure_class, resume
+from .analysis import (GRAPHS, SCHEDULER, TOP_K, Analysis, analyse, class_step, ensure_class, first_step,
+                       fusions_step, graph_size, regraph, to_explain)
+from .graphs import GRAPHS_WAIT_S
+from .scheduler import FIRST, LATER, RENDER
 from .controls import MEAN_OF_HEADS, Controls
 from .downloads import analysis_record, write_json, write_png
 from .plots import faithfulness_plot
@@ -90,8 +94,9 @@ def draw(analysis: Analysis, controls: Controls) -> Updates | None:
         caption += f" — {EMPTY}"
     elif analysis.same_padding and METHODS[controls.method].axis == STAGE and on_far_edge(values):
         caption += f" — {SAME_EDGE}"
-    return {"overlay": overlay(analysis.image, values, explanation.geometry, controls.colormap, controls.opacity),
-            "caption": caption}
+    picture = SCHEDULER.call("page", RENDER, lambda: overlay(analysis.image, values, explanation.geometry,
+                                                              controls.colormap, controls.opacity))
+    return {"overlay": picture, "caption": caption}
 
 
 def shown(visit: Visit, drawn: Updates | None) -> Updates:
@@ -118,20 +123,43 @@ def progress_line(visit: Visit) -> str:
     return message(f"Explaining the top {total} classes: {done} of {total} done…")
 
 
-def on_request(state: Visit | None, image: str | None, view: str, model: str) -> Updates:
-    """Records the visitor's latest request (image, view, model) the moment it is made, so that a
-    stream still working on an older one stops at its next step."""
+def on_request(state: Visit | None, image: str | None, view: str, model: str, request: gr.Request | None = None
+               ) -> Updates:
+    """Records the visitor's latest request (image, view, model) the moment it is made: their
+    waiting steps are dropped and their kept pass freed, and a stream still working on an older
+    request stops at its next step."""
     visit = state or Visit()
+    if request is not None and request.session_hash:
+        visit.owner = request.session_hash  # what `on_leave` is told when the tab closes
     visit.wanted = (image, view, model)
+    leave(visit.owner)
     return {"state": visit}
+
+
+def leave(owner: str) -> None:
+    """Drops `owner`'s waiting steps and kept pass: nothing of theirs runs after the current step."""
+    SCHEDULER.cancel(owner)
+    GRAPHS.drop(owner)
+
+
+def on_leave(request: gr.Request) -> None:
+    """A visitor closed the page (Gradio's unload): their work goes."""
+    if request is not None and request.session_hash:
+        leave(request.session_hash)
+
+
+def place(ahead: int) -> str:
+    """Where a visitor waiting for their first step stands."""
+    return message(f"Waiting for the model: {ahead} {'picture' if ahead == 1 else 'pictures'} ahead of yours…")
 
 
 def on_image(store: ModelStore, image: str | None, view: str, model: str, current_model: str, state: Visit | None,
              controls: Controls) -> Iterator[Updates]:
-    """A new upload, view or model, streamed: the predictions, the crop and the chosen map if it
-    needs no gradient as soon as the forward pass is done; then the top class's maps; then the
-    other top-k classes, one per step. A cleared image changes nothing; the same request again
-    finishes a stream that was stopped; a model that will not load leaves the visitor on theirs."""
+    """A new upload, view or model, streamed: while the visitor waits for the model, their place;
+    the predictions, the crop and the chosen map if it needs no gradient as soon as the forward
+    pass is done; then the top class's maps; then the other top-k classes, one per step. Each is a
+    step of the app's scheduler. A cleared image changes nothing; the same request again finishes
+    a stream that was stopped; a model that will not load leaves the visitor on theirs."""
     visit = state or Visit()
     if model != current_model:
         try:
@@ -146,40 +174,57 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
         return
     request = (image, view, model)
     visit.wanted = request
-    analysis = visit.analysis
+    owner, analysis = visit.owner, visit.analysis
     try:
         served = store.get(model)
         if analysis is not None and (analysis.source, analysis.view, analysis.model) == request:
             if not visit.pending:
                 return  # already explained: keep what the page shows
-            steps = resume(served, analysis)
         else:
-            analysis, steps = begin(served, image, view, controls.fusion if controls.fusion in FUSIONS else FUSIONS[0])
-            visit.begin(analysis, steps.pending if steps else [])
+            fusion = controls.fusion if controls.fusion in FUSIONS else FUSIONS[0]
+            future = SCHEDULER.submit(owner, FIRST, lambda: first_step(served, image, view, owner, (fusion,)))
+            for ahead in SCHEDULER.waiting(future):
+                yield {"status": place(ahead)}
+            analysis = future.result()
+            visit.begin(analysis, to_explain(analysis))
             yield first_message(visit, analysis, controls)
             yield fitted_controls(store, analysis, visit.controls)
+        yield from explain_classes(served, visit, analysis, request)
     except (ImageError, ModelLoadError) as err:
         yield {"message": message(str(err), "error")}
-        return
-    first = True
-    try:
-        while visit.wanted == request and (index := visit.next_class()) is not None:
-            analysis = visit.add(analysis, add_class(served, steps, index))
-            if analysis is None or visit.wanted != request:
-                return  # a newer request: nothing more for this image
-            yield {"status": progress_line(visit), **redraw_if_waiting(visit)}
-            if first and visit.wanted == request:  # once the first class is shown: the other fusions, the gallery
-                with COMPUTE:
-                    analysis = visit.add_maps(analysis, steps.add_fusions(FUSIONS)) or analysis
-                yield {**redraw_if_waiting(visit), **on_gallery(visit, visit.controls)}
-                first = False
+    except CancelledError:
+        return  # the visitor asked for something else, or left
     finally:
-        if steps is not None:
-            steps.close()
+        if visit.wanted == request:
+            GRAPHS.drop(owner)  # normally gone with the last class; not after an error either
+
+
+def explain_classes(served, visit: Visit, analysis: Analysis, request: tuple) -> Iterator[Updates]:
+    """The stream's later steps: each pending class from the kept pass (made again first when there
+    is none: a stopped stream, or a pass that did not fit, once there is room), rollout's other
+    fusions after the first, then the JSON download."""
+    owner, first = visit.owner, True
+    while visit.wanted == request and (index := visit.next_class()) is not None:
+        if GRAPHS.get(owner) is None and not SCHEDULER.call(owner, LATER, lambda: regraph(served, analysis, owner)):
+            GRAPHS.wait_for_room(graph_size(served, analysis.explanation.pixel_values), GRAPHS_WAIT_S)
+            continue
+        maps = SCHEDULER.call(owner, LATER, lambda: class_step(served, owner, index))
+        if maps is None:
+            continue
+        analysis = visit.add(analysis, maps)
+        if analysis is None or visit.wanted != request:
+            return  # a newer request: nothing more for this image
+        yield {"status": progress_line(visit), **redraw_if_waiting(visit)}
+        if first and visit.wanted == request:  # once the first class is shown: the other fusions, the gallery
+            maps = SCHEDULER.call(owner, LATER, lambda: fusions_step(owner))
+            analysis = (visit.add_maps(analysis, maps) if maps else analysis) or analysis
+            yield {**redraw_if_waiting(visit), **on_gallery(visit, visit.controls)}
+            first = False
     if visit.wanted == request:
         grid = analysis.explanation.grid
-        yield {"status": message(f"Explained with {model} ({grid[0]}×{grid[1]} tokens)."),
-               "json_download": download(write_json(visit.analysis)), **on_png(visit), **on_gallery(visit, visit.controls)}
+        record = SCHEDULER.call(owner, RENDER, lambda: write_json(visit.analysis))
+        yield {"status": message(f"Explained with {served.name} ({grid[0]}×{grid[1]} tokens)."),
+               "json_download": download(record), **on_png(visit), **on_gallery(visit, visit.controls)}
 
 
 def first_message(visit: Visit, analysis: Analysis, controls: Controls) -> Updates:
@@ -201,7 +246,7 @@ def fitted_controls(store: ModelStore, analysis: Analysis, controls: Controls) -
     explanation = analysis.explanation
     choice = controls.choice(analysis)
     return {
-        "seen": mark_crop(analysis.image, explanation.geometry),
+        "seen": SCHEDULER.call("page", RENDER, lambda: mark_crop(analysis.image, explanation.geometry)),
         "class_index": gr.update(choices=class_choices(store, analysis), value=choice.class_index),
         "layer": gr.update(maximum=explanation.layers, value=choice.layer),
         "head": gr.update(choices=head_choices(explanation.heads), value=MEAN_OF_HEADS if choice.head is None else choice.head),
@@ -234,7 +279,7 @@ def on_control(store: ModelStore, state: Visit | None, controls: Controls) -> Up
                 visit.waiting = True
                 what = f"“{label}” is explained" if specific else f"Rollout with {choice.fusion} fusion is computed"
                 return {"message": message(f"{what} next; its map appears in a moment.")}
-            analysis, _ = ensure_class(analysis, lambda: store.get(analysis.model), choice)
+            analysis, _ = ensure_class(analysis, lambda: store.get(analysis.model), choice, visit.owner)
             analysis = visit.merge(analysis, analysis.explanation.classes, analysis.explanation.extra_passes)
             if analysis is None:
                 return {}
@@ -246,7 +291,7 @@ def on_control(store: ModelStore, state: Visit | None, controls: Controls) -> Up
         return {}  # a new image arrived meanwhile
     updates = {**shown(visit, drawn), "message": note or ""}
     if note and not visit.pending:
-        updates["json_download"] = download(write_json(visit.analysis))
+        updates["json_download"] = download(SCHEDULER.call(visit.owner, RENDER, lambda: write_json(visit.analysis)))
     return updates
 
 
@@ -257,8 +302,9 @@ def on_gallery(state: Visit | None, controls: Controls) -> Updates:
     analysis = state.analysis
     try:
         title, choices = gallery(analysis.explanation, controls.choice(analysis))
-        pictures = [(render(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity,
-                            GALLERY_SIDE)[0], label) for choice, label in choices]
+        pictures = SCHEDULER.call(state.owner, RENDER, lambda: [
+            (render(analysis.image, analysis.explanation, choice, controls.colormap, controls.opacity, GALLERY_SIDE)[0],
+             label) for choice, label in choices])
     except (ValueError, KeyError):  # a map not computed yet: the stream's last step redraws the gallery
         return {}
     return {"gallery": gr.update(value=pictures, label=title)}
@@ -270,7 +316,7 @@ def on_png(state: Visit | None) -> Updates:
     if state is None or state.shown is None:
         return {}
     image, state.shown = state.shown, None
-    return {"png_download": download(write_png(image))}
+    return {"png_download": download(SCHEDULER.call(state.owner, RENDER, lambda: write_png(image)))}
 
 
 def on_measure(store: ModelStore, state: Visit | None, controls: Controls,
@@ -281,7 +327,7 @@ def on_measure(store: ModelStore, state: Visit | None, controls: Controls,
     analysis = state.analysis
     choice = controls.choice(analysis)
     served = store.get(analysis.model)
-    analysis, _ = ensure_class(analysis, lambda: served, choice)
+    analysis, _ = ensure_class(analysis, lambda: served, choice, state.owner)
     values, caption = select_map(analysis.explanation, choice)
     index = target_class(analysis.explanation, choice)
     total, done = 4 * (FAITHFULNESS_STEPS + 1), [0]
@@ -290,9 +336,9 @@ def on_measure(store: ModelStore, state: Visit | None, controls: Controls,
         done[0] += count
         progress((done[0], total), desc="scoring images with pixels deleted and inserted")
 
-    with COMPUTE:
-        result = deletion_insertion(served.model, analysis.explanation.pixel_values, values, index,
-                                    steps=FAITHFULNESS_STEPS, progress=tick)
+    result = deletion_insertion(served.model, analysis.explanation.pixel_values, values, index,
+                                steps=FAITHFULNESS_STEPS, progress=tick,
+                                run=lambda work: SCHEDULER.call(state.owner, LATER, work, job=True))
     label = served.model.config.id2label.get(index, str(index))
     return {
         "curves": faithfulness_plot(result, f"{caption}: probability of “{label}”"),

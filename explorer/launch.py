@@ -9,11 +9,16 @@ from pathlib import Path
 
 import torch
 
+from .analysis import GRAPHS, SCHEDULER
 from .gpu import MODELS, ZERO_GPU
+from .graphs import GRAPH_MEMORY
+from .scheduler import JOB_WAIT_S
 from .paths import BUNDLED, BUNDLED_NAME
 from .store import DEFAULT_MODEL, ModelLoadError, ModelStore, choose_default
 
 QUEUE_SIZE = 32  # waiting requests; beyond it a visitor is told the app is busy
+CONCURRENCY = 16  # model events admitted at once (their steps then wait in the scheduler): at least the
+# largest crowd benchmarked (8), well under Gradio's 40 worker threads, each waiting handler holding one
 
 
 def parse_args(argv: list[str] | None = None, description: str | None = None) -> argparse.Namespace:
@@ -30,6 +35,14 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
     parser.add_argument("--max-models", type=int, default=3, help="models held in memory at once")
     parser.add_argument("--queue-size", type=int, default=QUEUE_SIZE,
                         help="requests that may wait; beyond it a visitor is told the app is busy and to retry")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                        help="uploads, API calls and measurements admitted at once; their model steps then share one "
+                             "scheduler (beyond it, visitors see Gradio's queue position)")
+    parser.add_argument("--graph-memory", type=float, default=GRAPH_MEMORY / 2**30,
+                        help="GiB that kept forward passes (waiting for their class backwards) may hold in all; a "
+                             "visitor beyond it gets the predictions at once and the classes when there is room")
+    parser.add_argument("--job-wait", type=float, default=JOB_WAIT_S,
+                        help="seconds an API or tool job's step may wait before it runs next")
     parser.add_argument("--bfloat16", action="store_true", default=os.environ.get("VIT_HYBRID_BFLOAT16") == "1",
                         help="on a CUDA GPU, explain in bfloat16 autocast (float32, the default, is the exact path; "
                              "ZeroGPU always uses bfloat16). Default: $VIT_HYBRID_BFLOAT16 == 1, which a Space can set")
@@ -54,6 +67,7 @@ def make_store(args: argparse.Namespace) -> tuple[ModelStore, str, str | None]:
     store = ModelStore(sources, capacity=capacity, device=device, allow_any=args.allow_any_model and not ZERO_GPU,
                        autocast=autocast)
     default = next(iter(sources))
+    GRAPHS.bound, SCHEDULER.job_wait_s = int(args.graph_memory * 2**30), args.job_wait
     try:
         store.get(default)  # load before serving, so the first visitor does not wait for it
     except ModelLoadError as err:

@@ -9,11 +9,36 @@ import inspect
 from typing import Any, Callable, Sequence
 
 import gradio as gr
+import numpy as np
+from gradio.processing_utils import save_img_array_to_cache
 
+from .analysis import SCHEDULER
 from .controls import CONTROL_NAMES, Controls
+from .scheduler import RENDER
 from .store import ModelStore
 
 CONTROLS = "controls"  # an input name that stands for every map control, passed as one `Controls`
+
+
+def encoded(components: dict[str, gr.components.Component], updates: dict[str, Any]) -> dict[str, Any]:
+    """The updates with every picture (an array, or a gallery's (array, caption) pairs) encoded in
+    its component's format and written to Gradio's cache, as Gradio itself would after the handler
+    returned; done here so that it runs as a step between the model's (JPEG encoding beside a
+    forward pass slowed it tenfold on two cores)."""
+
+    def encode(name: str, value: Any) -> Any:
+        component = components[name]
+        if isinstance(value, np.ndarray):
+            return save_img_array_to_cache(value, component.GRADIO_CACHE, format=component.format)
+        if isinstance(component, gr.Gallery) and isinstance(value, dict) and isinstance(value.get("value"), list):
+            return {**value, "value": [(encode(name, picture), label) for picture, label in value["value"]]}
+        return value
+
+    return {name: encode(name, value) for name, value in updates.items()}
+
+
+def has_pictures(updates: dict[str, Any]) -> bool:
+    return any(isinstance(v, np.ndarray) or (isinstance(v, dict) and isinstance(v.get("value"), list)) for v in updates.values())
 
 
 class Page:
@@ -40,9 +65,9 @@ class Page:
         control, `progress` Gradio's progress tracker); its updates go to the components they
         name, which must be among `outputs`. A generator handler streams its updates."""
         declared = inspect.signature(handler).parameters
-        parameters = [p for p in declared if p not in ("store", "progress")]
+        parameters = [p for p in declared if p not in ("store", "progress", "request")]
         names = [n for p in parameters for n in (CONTROL_NAMES if p == CONTROLS else (p,))]
-        wants_store, wants_progress = "store" in declared, "progress" in declared
+        wants_store, wants_progress, wants_request = "store" in declared, "progress" in declared, "request" in declared
 
         def arguments(values: tuple) -> dict[str, Any]:
             named = dict(zip(names, values))
@@ -50,8 +75,11 @@ class Page:
                 named[CONTROLS] = Controls(**{n: named.pop(n) for n in CONTROL_NAMES})
             if wants_store:
                 named["store"] = self.store
+            extra = list(values[len(names):])
             if wants_progress:
-                named["progress"] = values[len(names)]
+                named["progress"] = extra.pop(0)
+            if wants_request:
+                named["request"] = extra.pop(0)
             return named
 
         def to_gradio(updates: dict[str, Any]) -> dict[Any, Any]:
@@ -60,6 +88,8 @@ class Page:
                 raise KeyError(f"{handler.__name__} updated {sorted(unknown)}, which are not among its outputs")
             if not updates:  # Gradio reads an empty dict as one missing value, not as "nothing changed"
                 return {self.parts[name]: gr.skip() for name in outputs}
+            if has_pictures(updates):
+                updates = SCHEDULER.call("page", RENDER, lambda: encoded(self.parts, updates))
             return {self.parts[name]: value for name, value in updates.items()}
 
         if inspect.isgeneratorfunction(handler):
@@ -79,7 +109,10 @@ class Page:
         signature = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
         if wants_progress:  # Gradio passes its tracker to a parameter whose default is gr.Progress()
             signature.append(inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()))
+        if wants_request:  # and the visitor's request (its session_hash) to one annotated gr.Request
+            signature.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request))
         run.__signature__ = inspect.Signature(signature)
+        run.__annotations__ = {"request": gr.Request} if wants_request else {}  # Gradio reads the type hints
         run.__name__ = run.__qualname__ = handler.__name__
         run.__doc__ = handler.__doc__
         return {"fn": run, "inputs": [self.parts[n] for n in names], "outputs": [self.parts[n] for n in outputs]}

@@ -19,6 +19,8 @@ from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 from vit_hybrid.files import CONFIG_NAME, WEIGHT_NAMES
 from vit_hybrid.processor import processor_or_square
 
+from .graphs import per_token_bytes
+
 DEFAULT_MODEL = "google/vit-hybrid-base-bit-384"
 
 
@@ -28,12 +30,14 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded model and its processor; `autocast` the dtype its explanations run in (None: float32)."""
+    """A loaded model and its processor; `autocast` the dtype its explanations run in (None: float32);
+    `per_token` what a kept pass holds per token beyond its attention (`explorer.graphs`)."""
 
     name: str
     model: ViTHybridForImageClassification
     processor: ViTHybridImageProcessor
     autocast: torch.dtype | None = None
+    per_token: float = 0.0
 
 
 def hub_cached(repo_id: str) -> bool:
@@ -106,7 +110,7 @@ def load_served(name: str, source: str, device: str | torch.device = "cpu", auto
         processor = processor_or_square(source, model.config.image_size, local_files_only=local)
     except Exception as err:  # a processor config that is there but broken
         raise ModelLoadError(f"The model {name!r} could not be loaded: its preprocessor_config.json: {err}") from None
-    return ServedModel(name, model, processor, autocast)
+    return ServedModel(name, model, processor, autocast, per_token_bytes(model))
 
 
 class ModelStore:

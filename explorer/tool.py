@@ -8,13 +8,11 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from dataclasses import replace
 from typing import Any
 
 import gradio as gr
 
 from explain import METHODS, MapChoice
-from explain.explanation import explain_classes
 from explain.export import image_record
 from explain.inputs import VIEWS
 from explain.render import select_map
@@ -22,7 +20,7 @@ from explain.sources import classes_named
 from explain.summary import summarise_map
 from vit_hybrid.images import ImageError
 
-from .analysis import COMPUTE, Analysis, analyse
+from .analysis import Analysis, add_classes, analyse
 from .downloads import write_json
 from .fetch import FetchError, fetch
 from .store import ModelLoadError, ModelStore
@@ -98,17 +96,16 @@ def explain_summary(store: ModelStore, image: str, model: str, view: str = "crop
             raise ValueError("No image was given: pass an http(s) URL or a data: URL.")
         analysis = analyse(served, fetch(image), view)
         indices = requested_classes(classes or "", analysis, served.model.config.id2label)
-        with COMPUTE:  # the classes outside the top 5: one more forward pass for all of them
-            explanation = explain_classes(served.model, analysis.explanation, indices, served.autocast)
-        analysis = replace(analysis, explanation=explanation)
+        analysis = add_classes(served, analysis, indices)  # those outside the top 5: one more pass for all
     except (ImageError, FetchError, ModelLoadError, ValueError) as err:
         raise gr.Error(str(err)) from None
     return json.dumps(summary_record(analysis, indices), indent=1), write_json(analysis)
 
 
-def add_summary_tool(store: ModelStore, default: str) -> None:
+def add_summary_tool(store: ModelStore, default: str, event: dict[str, Any]) -> None:
     """Adds `explain_summary` to the page being built: hidden inputs and outputs, and the API
-    endpoint /explain_summary, which Gradio's MCP server offers as a tool of that name."""
+    endpoint /explain_summary, which Gradio's MCP server offers as a tool of that name; `event`:
+    the model events' concurrency options."""
     tool = functools.wraps(explain_summary)(functools.partial(explain_summary, store))
     parameters = list(inspect.signature(explain_summary).parameters.values())[1:]  # the agent's: no store
     tool.__signature__ = inspect.Signature(parameters, return_annotation=tuple[str, str])
@@ -117,4 +114,4 @@ def add_summary_tool(store: ModelStore, default: str) -> None:
                   gr.Dropdown(store.names, value=default, label="model", allow_custom_value=store.allow_any),
                   gr.Radio(list(VIEWS), value="crop", label="view"), gr.Textbox(value="", label="classes")]
         outputs = [gr.Textbox(label="summary"), gr.File(label="every map (JSON)")]
-    gr.Button(visible=False).click(tool, inputs, outputs, api_name="explain_summary", concurrency_id="model")
+    gr.Button(visible=False).click(tool, inputs, outputs, api_name="explain_summary", **event)

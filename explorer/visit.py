@@ -10,6 +10,7 @@ older one stops at its next step, and work for an old image never lands on a new
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -33,6 +34,7 @@ class Visit:
     wanted: the latest request; a stream for any other stops.
     waiting: the chosen map is not computed yet: the stream draws it when it is.
     shown: the overlay on screen not yet written as the PNG download.
+    owner: whose steps the scheduler runs for this page (Gradio's session_hash once known).
     """
 
     analysis: Analysis | None = None
@@ -41,6 +43,7 @@ class Visit:
     wanted: Request | None = None
     waiting: bool = False
     shown: np.ndarray | None = None
+    owner: str = field(default_factory=lambda: f"visit-{uuid.uuid4().hex}")
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def begin(self, analysis: Analysis, pending: list[int]) -> None:

@@ -21,7 +21,9 @@ RECORD = """() => {
   window.timeline = [];
   const text = (id) => (document.querySelector(`${id} .prose`)?.innerText || document.querySelector(id)?.innerText || "").trim();
   const last = {};
-  const note = (kind, value) => { if (last[kind] !== value) { last[kind] = value; window.timeline.push({kind, value}); } };
+  const note = (kind, value) => {
+    if (last[kind] !== value) { last[kind] = value; window.timeline.push({kind, value, t: performance.timeOrigin + performance.now()}); }
+  };
   const look = () => {
     note("status", text("#status"));
     note("caption", text("#caption"));
@@ -107,3 +109,30 @@ def test_a_second_upload_during_the_stream_wins(page):
     assert all(v.split("x")[0] == v.split("x")[1] for v in after), overlays  # no wide map of the first image after
     ends = [v for k, v in timeline if k == "status" and "Explained with" in v]
     assert len(ends) == 1  # the first stream never finished: it stopped for the second
+
+
+def test_three_visitors_at_once_each_see_a_picture_before_anyone_gets_a_second_class(browser, hub_app):
+    """Three pages upload together: the scheduler runs every first step before any class step,
+    and classes round-robin, so every page's first picture comes before any page's second class.
+    The pages' timelines are merged by wall-clock time (`performance.timeOrigin + now()`); only
+    the order is asserted. A page that waits is told its place."""
+    pages = [open_page(browser, hub_app) for _ in range(3)]
+    try:
+        for page in pages:
+            page.evaluate(RECORD)
+        for page, photo in zip(pages, ("chelsea.png", "coffee.jpg", "rocket.jpg")):
+            upload(page, EXAMPLES / photo)
+        for page in pages:
+            wait_for(page, "status", "Explained with")
+        timelines = [page.evaluate("window.timeline") for page in pages]
+    finally:
+        for page in pages:
+            page.close()
+
+    def when(timeline, kind, text):
+        return next(e["t"] for e in timeline if e["kind"] == kind and text in e["value"])
+
+    pictures = [when(t, "overlay", "x") for t in timelines]
+    second_classes = [when(t, "status", "2 of 5 done") for t in timelines]
+    assert max(pictures) < min(second_classes), (pictures, second_classes)
+    assert any(e["kind"] == "status" and "ahead of yours" in e["value"] for t in timelines for e in t)

@@ -10,13 +10,10 @@ import pytest
 from helpers import BUNDLED
 
 from explain.explanation import Steps
+from explorer.analysis import GRAPHS, SCHEDULER
+from explorer.scheduler import FIRST, LATER, RENDER
 from explorer.store import ModelStore
 from explorer.warmup import one_heap, warm_up
-
-
-def cached_weights(model) -> int:
-    """How many standardised convolution weights the frozen model has cached."""
-    return sum(len(m.__dict__.get("_derived", {})) for m in model.modules())
 
 
 def test_warm_up_runs_the_upload_path_encodes_its_pictures_and_keeps_no_graph(tmp_path, monkeypatch):
@@ -25,11 +22,11 @@ def test_warm_up_runs_the_upload_path_encodes_its_pictures_and_keeps_no_graph(tm
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     store = ModelStore({"bundled": str(BUNDLED)})
     demo = app.build(store, "bundled")
-    served = store.get("bundled")
-    assert cached_weights(served.model) == 0
-    seconds = warm_up(demo, store, "bundled")
-    assert seconds > 0
-    assert cached_weights(served.model) > 0  # the served model ran (frozen: its standardised weights are kept)
+    before = len(SCHEDULER.durations)
+    assert warm_up(demo, store, "bundled") > 0
+    ran = [kind for kind, _ in list(SCHEDULER.durations)[before:]]
+    assert ran[0] == FIRST and LATER in ran and RENDER in ran  # on the app's model worker, as an upload's steps
+    assert not GRAPHS.owners()
     assert list((tmp_path / "gradio").rglob("*.jpeg"))  # the overlay and the crop, encoded as the page sends them
     gc.collect()
     assert not [o for o in gc.get_objects() if type(o) is Steps]  # the kept graph went with the stream
