@@ -6,11 +6,15 @@ tests find it by too); states, which have none, are added by name."""
 from __future__ import annotations
 
 import inspect
+import os
+import tempfile
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import gradio as gr
 import numpy as np
-from gradio.processing_utils import save_img_array_to_cache
+import PIL.Image
+from gradio.processing_utils import encode_pil_to_bytes, hash_bytes
 
 from .analysis import SCHEDULER
 from .controls import CONTROL_NAMES, Controls
@@ -18,6 +22,21 @@ from .scheduler import RENDER
 from .store import ModelStore
 
 CONTROLS = "controls"  # an input name that stands for every map control, passed as one `Controls`
+
+
+def save_picture(picture: np.ndarray, cache: str, format: str) -> str:
+    """Writes an RGB uint8 picture to Gradio's cache as Gradio names it (a folder per content hash),
+    atomically and only once: the same picture sent twice (a gallery redrawn) must not be
+    rewritten while the browser is still reading it."""
+    data = encode_pil_to_bytes(PIL.Image.fromarray(picture), format)
+    path = Path(cache) / hash_bytes(data) / f"image.{format}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    return str(path.resolve())
 
 
 def encoded(components: dict[str, gr.components.Component], updates: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +48,7 @@ def encoded(components: dict[str, gr.components.Component], updates: dict[str, A
     def encode(name: str, value: Any) -> Any:
         component = components[name]
         if isinstance(value, np.ndarray):
-            return save_img_array_to_cache(value, component.GRADIO_CACHE, format=component.format)
+            return save_picture(value, component.GRADIO_CACHE, component.format)
         if isinstance(component, gr.Gallery) and isinstance(value, dict) and isinstance(value.get("value"), list):
             return {**value, "value": [(encode(name, picture), label) for picture, label in value["value"]]}
         return value

@@ -57,13 +57,18 @@ TARGETS = {"first_message": 1.3, "top_class": 1.15, "fifth_class": 1.05}
 FIRST_AFTER_START = 1.10  # the first upload after a start against the second
 
 
-def serve(folder: Path):
-    """The app's page for one model, launched in this process; returns it and its URL."""
+def serve(folder: Path, *flags: str):
+    """The app's page for one model, launched in this process as `python app.py --model <folder>
+    FLAGS` launches it (warmed up first); returns it, its URL and the model's name."""
     import app
     from explorer.launch import make_store, parse_args
+    from explorer.warmup import one_heap, warm_up
 
-    store, default, note = make_store(parse_args(["--model", str(folder)]))
-    demo = app.build(store, default, note)
+    one_heap()
+    arguments = parse_args(["--model", str(folder), *flags])
+    store, default, note = make_store(arguments)
+    demo = app.build(store, default, note, arguments.queue_size, arguments.concurrency)
+    warm_up(demo, store, default)
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                 css_paths=[CSS])
     return demo, demo.local_url, default
