@@ -8,6 +8,8 @@ This file lays out the page and wires its events; the handlers and the rest live
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 
 from explain import default_stage
@@ -15,13 +17,14 @@ from explain.rollout import FUSIONS
 from explorer import handlers as h
 from explorer.analysis import TOP_K
 from explorer.controls import COLORMAPS, CONTROL_NAMES, MEAN_OF_HEADS
+from explorer.heap import one_heap
 from explorer.launch import CONCURRENCY, QUEUE_SIZE, make_store, parse_args
 from explorer.page import Page
 from explorer.paths import CSS, EXAMPLES
 from explorer.store import ModelStore
 from explorer.tool import add_summary_tool
 from explorer.upload import MAX_FILE_SIZE, ImageUpload
-from explorer.warmup import one_heap, warm_up
+from explorer.warmup import warm_up
 
 SHOWN = (
     "state predictions overlay caption seen json_download png_download gallery class_index layer head stage "
@@ -125,21 +128,30 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
     return demo
 
 
-if __name__ == "__main__":
-    arguments = parse_args(description=__doc__)
-    one_heap()  # before any thread allocates: the heap the warm-up grows serves every event's thread
+def start(argv: list[str] | None = None, **launch: Any) -> tuple[gr.Blocks, str]:
+    """What `python app.py ARGV` does: one heap for every thread, the models, the page, the warm-up
+    (before the page answers anyone), then Gradio's launch (with `launch`'s extra options: the
+    benchmarks serve in their own process with `prevent_thread_lock=True`). Returns the page and
+    its default model's name."""
+    arguments = parse_args(argv, description=__doc__)
+    one_heap()  # before the threads allocate
     model_store, default_model, fallback_note = make_store(arguments)
     if fallback_note:
         print(fallback_note, flush=True)
-    private = {"enable_monitoring": False}  # Gradio's /monitoring pages would show every visitor's events
     demo = build(model_store, default_model, fallback_note, arguments.queue_size, arguments.concurrency)
-    print(f"Warmed up in {warm_up(demo, model_store, default_model):.1f} s.", flush=True)  # before serving anyone
+    print(f"Warmed up in {warm_up(demo, model_store, default_model):.1f} s.", flush=True)
     demo.launch(
         server_name=arguments.host,
         server_port=arguments.port,
         max_file_size=MAX_FILE_SIZE,
         show_error=True,
         css_paths=[CSS],
-        mcp_server=arguments.mcp,
-        **private,  # mcp None: Gradio reads GRADIO_MCP_SERVER
+        mcp_server=arguments.mcp,  # None: Gradio reads GRADIO_MCP_SERVER
+        enable_monitoring=False,  # Gradio's /monitoring pages would show every visitor's events
+        **launch,
     )
+    return demo, default_model
+
+
+if __name__ == "__main__":
+    start()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import PIL.Image
+import torch
 
 from explain import ClassMaps, Explanation, MapChoice, explain_class
 from explain.explanation import Steps, assemble, class_maps, explain_classes
@@ -25,11 +26,12 @@ from vit_hybrid.images import load_image
 
 from .gpu import ZERO_GPU, explain_on_gpu
 from .graphs import GRAPHS_WAIT_S, KeptGraphs, estimate, tokens_of
-from .scheduler import FIRST, LATER, Scheduler
+from .heap import return_free_memory
+from .scheduler import LATER, Scheduler
 from .store import ServedModel
 
 TOP_K = 5  # predictions shown, and classes explained with every upload
-SCHEDULER = Scheduler()  # all model work of the app: one step at a time, on all the cores
+SCHEDULER = Scheduler(on_idle=return_free_memory)  # all model work of the app: one step at a time, on all the cores
 GRAPHS = KeptGraphs()  # the kept passes, by owner, bounded in bytes
 
 

@@ -21,13 +21,25 @@ from explain.render import GALLERY_SIDE, gallery, is_empty, method_of, percent, 
 from explain.rollout import FUSIONS
 from vit_hybrid.images import ImageError
 
-from .analysis import (GRAPHS, SCHEDULER, TOP_K, Analysis, analyse, class_step, ensure_class, first_step,
-                       fusions_step, graph_size, regraph, to_explain)
-from .graphs import GRAPHS_WAIT_S
-from .scheduler import FIRST, LATER, RENDER
+from .analysis import (
+    GRAPHS,
+    SCHEDULER,
+    TOP_K,
+    Analysis,
+    analyse,
+    class_step,
+    ensure_class,
+    first_step,
+    fusions_step,
+    graph_size,
+    regraph,
+    to_explain,
+)
 from .controls import MEAN_OF_HEADS, Controls
 from .downloads import analysis_record, write_json, write_png
+from .graphs import GRAPHS_WAIT_S
 from .plots import faithfulness_plot
+from .scheduler import FIRST, LATER, RENDER
 from .store import ModelLoadError, ModelStore
 from .visit import Visit
 

@@ -12,8 +12,8 @@ import torch
 from .analysis import GRAPHS, SCHEDULER
 from .gpu import MODELS, ZERO_GPU
 from .graphs import GRAPH_MEMORY
-from .scheduler import JOB_WAIT_S
 from .paths import BUNDLED, BUNDLED_NAME
+from .scheduler import JOB_WAIT_S
 from .store import DEFAULT_MODEL, ModelLoadError, ModelStore, choose_default
 
 QUEUE_SIZE = 32  # waiting requests; beyond it a visitor is told the app is busy

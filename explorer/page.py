@@ -46,7 +46,9 @@ def encoded(components: dict[str, gr.components.Component], updates: dict[str, A
     forward pass slowed it tenfold on two cores)."""
 
     def encode(name: str, value: Any) -> Any:
-        component = components[name]
+        component = components.get(name)
+        if component is None:  # a state, which carries no picture
+            return value
         if isinstance(value, np.ndarray):
             return save_picture(value, component.GRADIO_CACHE, component.format)
         if isinstance(component, gr.Gallery) and isinstance(value, dict) and isinstance(value.get("value"), list):

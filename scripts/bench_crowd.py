@@ -23,27 +23,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import torch
-from bench_app import PHOTO, serve
-from gradio_client import Client, handle_file
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explain.inputs import model_input
-from explorer.analysis import GRAPHS, SCHEDULER
-from explorer.graphs import estimate, per_token_bytes, tokens_of
-from explorer.paths import EXAMPLES
-from explorer.server import CHROMIUM_FLAGS, resident_mb
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
-from vit_hybrid.config import hub_architecture
-from vit_hybrid.images import load_image
-from vit_hybrid.processor import square_processor
+import torch  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
+
+import app  # noqa: E402
+from explain.inputs import model_input  # noqa: E402
+from explorer.analysis import GRAPHS, SCHEDULER  # noqa: E402
+from explorer.graphs import estimate, per_token_bytes, tokens_of  # noqa: E402
+from explorer.paths import EXAMPLES  # noqa: E402
+from explorer.server import CHROMIUM_FLAGS, free_port, resident_mb  # noqa: E402
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
+from vit_hybrid.config import hub_architecture  # noqa: E402
+from vit_hybrid.images import load_image  # noqa: E402
+from vit_hybrid.processor import square_processor  # noqa: E402
 
 PHOTOS = [p for p in sorted(EXAMPLES.iterdir()) if p.suffix in {".jpg", ".png"} and not p.name.startswith("scene")]
 CONTROLS = ["rollout", 12, -1, "mean", "stage2", None, "inferno", 0.6]  # method ... opacity, as the page starts
@@ -54,12 +56,15 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def visitor(url: str, model: str, photo: Path, barrier: threading.Barrier, out: dict) -> None:
-    """One visitor: waits at the barrier, uploads, and notes when its messages arrive."""
+def visitor(url: str, model: str, index: int, barrier, results) -> None:
+    """One visitor, in a process of its own (so that its client shares nothing with the server's
+    process): waits at the barrier, uploads, and notes when its messages arrive."""
     client = Client(url, verbose=False, download_files=False)
+    photo = str(PHOTOS[index % len(PHOTOS)])
+    out: dict[str, float] = {}
     barrier.wait()
     start = time.perf_counter()
-    job = client.submit(handle_file(str(photo)), "crop", model, *CONTROLS, api_name="/on_image")
+    job = client.submit(handle_file(photo), "crop", model, *CONTROLS, api_name="/on_image")
     for output in job:
         now = time.perf_counter() - start
         has_labels = any(isinstance(o, dict) and "confidences" in o for o in output)
@@ -68,18 +73,20 @@ def visitor(url: str, model: str, photo: Path, barrier: threading.Barrier, out: 
             out["first_picture"] = now
         if any(isinstance(o, str) and "5 of 5 done" in o for o in output):
             out["last_class"] = now
+    results.put((index, out))
 
 
 def crowd(url: str, model: str, n: int) -> list[dict]:
-    barrier = threading.Barrier(n)
-    results = [{} for _ in range(n)]
-    threads = [threading.Thread(target=visitor, args=(url, model, PHOTOS[i % len(PHOTOS)], barrier, results[i]))
-               for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=600)
-    return results
+    """N visitors released together (visitor i uploads photo i, in turn); their times."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(n), context.Queue()
+    processes = [context.Process(target=visitor, args=(url, model, i, barrier, results)) for i in range(n)]
+    for process in processes:
+        process.start()
+    answers = dict(results.get(timeout=900) for _ in processes)
+    for process in processes:
+        process.join(timeout=60)
+    return [answers[i] for i in range(n)]
 
 
 def no_grad_forward(model: ViTHybridForImageClassification, pixels: torch.Tensor, batch: int = 1) -> float:
@@ -155,9 +162,10 @@ def main() -> None:
         torch.manual_seed(0)
         ViTHybridForImageClassification(hub_architecture()).save_pretrained(folder)
         square_processor(384).save_pretrained(folder)
-        demo, url, name = serve(folder)
+        demo, name = app.start(["--model", str(folder), "--port", str(free_port())], prevent_thread_lock=True, quiet=True)
+        url = demo.local_url
         model = ViTHybridForImageClassification.from_pretrained(folder).requires_grad_(False)
-        pixels, _ = model_input(load_image(PHOTO), ViTHybridImageProcessor.from_pretrained(folder), model.config)
+        pixels, _ = model_input(load_image(PHOTOS[0]), ViTHybridImageProcessor.from_pretrained(folder), model.config)
         forwards, rounds = [], {}
         crowds = sorted(set(args.crowds) | {1})
         for k in range(max(args.forwards, len(crowds))):

@@ -11,9 +11,10 @@ from helpers import BUNDLED
 
 from explain.explanation import Steps
 from explorer.analysis import GRAPHS, SCHEDULER
+from explorer.heap import one_heap, return_free_memory
 from explorer.scheduler import FIRST, LATER, RENDER
 from explorer.store import ModelStore
-from explorer.warmup import one_heap, warm_up
+from explorer.warmup import warm_up
 
 
 def test_warm_up_runs_the_upload_path_encodes_its_pictures_and_keeps_no_graph(tmp_path, monkeypatch):
@@ -33,5 +34,6 @@ def test_warm_up_runs_the_upload_path_encodes_its_pictures_and_keeps_no_graph(tm
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
-def test_one_heap_is_set_on_glibc():
+def test_glibcs_heap_takes_one_arena_and_gives_free_memory_back():
     assert one_heap() is True
+    assert isinstance(return_free_memory(), bool)
