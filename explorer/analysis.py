@@ -26,12 +26,11 @@ from vit_hybrid.images import load_image
 
 from .gpu import ZERO_GPU, explain_on_gpu
 from .graphs import GRAPHS_WAIT_S, KeptGraphs, estimate, tokens_of
-from .heap import return_free_memory
 from .scheduler import LATER, Scheduler
 from .store import ServedModel
 
 TOP_K = 5  # predictions shown, and classes explained with every upload
-SCHEDULER = Scheduler(on_idle=return_free_memory)  # all model work of the app: one step at a time, on all the cores
+SCHEDULER = Scheduler()  # all model work of the app: one step at a time, on all the cores
 GRAPHS = KeptGraphs()  # the kept passes, by owner, bounded in bytes
 
 

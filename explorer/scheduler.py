@@ -32,7 +32,6 @@ from typing import Any
 
 RENDER, FIRST, LATER = "render", "first", "later"
 JOB_WAIT_S = 10.0  # a job's step waiting longer than this runs next
-IDLE_S = 1.0  # the worker calls `on_idle` after this long with nothing to run
 
 
 @dataclass
@@ -55,15 +54,12 @@ class Scheduler:
         clock: seconds, monotonic (injectable for tests).
         job_wait_s: how long a job's step may wait before it runs next.
         start: start the worker thread; without it, `run_next` runs steps in the caller (tests).
-        on_idle: called by the worker once it has had nothing to run for `IDLE_S` after a step
-            (the app hands glibc's free memory back then).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, job_wait_s: float = JOB_WAIT_S,
-                 start: bool = True, on_idle: Callable[[], Any] | None = None) -> None:
+                 start: bool = True) -> None:
         self.clock = clock
         self.job_wait_s = job_wait_s
-        self.on_idle = on_idle
         self._waiting: list[Step] = []
         self._ranks: dict[str, int] = {}  # owner -> later steps run since it (re)joined
         self._joined: dict[str, int] = {}  # owner -> when it (re)joined, in submission order
@@ -157,18 +153,11 @@ class Scheduler:
         return True
 
     def _work(self) -> None:
-        worked = False
         while True:
             with self._changed:
-                if not self._waiting:
-                    self._changed.wait(timeout=IDLE_S if worked and self.on_idle else None)
-                idle = not self._waiting
-            if idle:
-                if worked and self.on_idle:
-                    self.on_idle()
-                worked = False
-            else:
-                worked = self.run_next() or worked
+                while not self._waiting:
+                    self._changed.wait()
+            self.run_next()
 
     def call(self, owner: str, kind: str, run: Callable[[], Any], job: bool = False) -> Any:
         """Runs `run` as a step of `owner` and returns its result (waiting in this thread)."""

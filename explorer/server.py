@@ -11,7 +11,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from .paths import ROOT
 
@@ -20,6 +20,18 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-quic",
 ]
+
+
+def open_page(browser: Any, url: str, timeout_ms: int = 120_000, script: str | None = None) -> Any:
+    """A new Playwright page (1400 x 1000) on the app, once its image input is there, with
+    `script` run in it (the benchmarks' watchers)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(timeout_ms)
+    page.goto(url)
+    page.locator("#image").wait_for()
+    if script:
+        page.evaluate(script)
+    return page
 
 
 def free_port() -> int:

@@ -41,7 +41,7 @@ from explain.inputs import model_input  # noqa: E402
 from explorer.analysis import GRAPHS, SCHEDULER  # noqa: E402
 from explorer.graphs import estimate, per_token_bytes, tokens_of  # noqa: E402
 from explorer.paths import EXAMPLES  # noqa: E402
-from explorer.server import CHROMIUM_FLAGS, free_port, resident_mb  # noqa: E402
+from explorer.server import CHROMIUM_FLAGS, free_port, open_page, resident_mb  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
 from vit_hybrid.config import hub_architecture  # noqa: E402
 from vit_hybrid.images import load_image  # noqa: E402
@@ -121,14 +121,7 @@ def browser_crowd(url: str, n: int) -> list[float]:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        pages = []
-        for _ in range(n):
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(300_000)
-            page.goto(url)
-            page.locator("#image").wait_for()
-            page.evaluate(WATCH)
-            pages.append(page)
+        pages = [open_page(browser, url, 300_000, WATCH) for _ in range(n)]
         release = time.time()
         for page, photo in zip(pages, PHOTOS):
             page.locator("#image input[type=file]").set_input_files(str(photo))

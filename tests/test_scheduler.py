@@ -158,12 +158,3 @@ def test_the_estimate_matches_the_measured_graph():
         predicted = estimate(model.config, per_token, tokens_of(model.config, height, width))
         assert predicted == pytest.approx(measured, rel=0.05)
 
-
-def test_the_worker_calls_on_idle_once_after_a_lull():
-    import threading
-
-    idle = threading.Event()
-    scheduler = Scheduler(on_idle=idle.set)
-    assert not idle.wait(0.3)  # nothing has run yet
-    scheduler.call("v1", FIRST, lambda: None)
-    assert idle.wait(5)
