@@ -34,12 +34,21 @@ from .sources import folder_classes, folder_of, key_of, list_images
 try:
     from tqdm import tqdm
 
-    from .rows import Job, explain_files
+    from .rows import FileExplainer, Job
     from .table import done_paths, read_rows, write_part
 except ImportError as err:  # pyarrow (or tqdm) missing
     raise SystemExit(f"The dataset runner needs the 'dataset' extra ({err}): pip install '.[dataset]'") from None
 
 CHUNK = 64  # images decoded, explained and written together (one part file)
+
+
+def batch_size(text: str) -> int | None:
+    """--batch-size: "auto" (None: chosen by timing, `explain.rows.FileExplainer`) or a number of at least 1."""
+    if text == "auto":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be auto or a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -67,7 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "pointing game and energy inside for every map; cheap (one resampling per map)")
     parser.add_argument("--tolerance", type=int, default=0, help="pixels a map's peak may miss the mask by")
     parser.add_argument("--overlays", action="store_true", help="also write each map over its image as PNG")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="images per forward pass")
+    parser.add_argument("--batch-size", type=batch_size, default="auto",
+                        help="images per explanation pass and per faithfulness-curve pass, or auto (default): "
+                             f"the first images are timed at 1 and at {BATCH_SIZE} a pass, alternately, and the "
+                             "faster per image is kept for the run (in each Ray actor, on its first batch)")
     parser.add_argument("--chunk", type=int, default=CHUNK, help="images per part file (the unit of resuming)")
     parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                         help="run on Ray Data: a cluster's address (auto, ray://host:10001), or none for a local Ray")
@@ -81,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--target true needs --labels-from-folders (the true class comes from the folder's name)")
     if args.masks is not None and not args.masks.is_dir():
         parser.error(f"--masks {args.masks} is not a folder")
-    for name in ("top_k", "steps", "batch_size", "chunk", "actors"):
+    for name in ("top_k", "steps", "chunk", "actors"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
@@ -112,11 +124,12 @@ def settings(args: argparse.Namespace, fingerprint: str, root: Path) -> dict[str
 def run_local(model, processor, job: Job, files: list[tuple[str, Path]], out: Path,
               progress: Callable[[int], None] = lambda done: None, chunk: int = CHUNK) -> None:
     """Explains `files` (key, path) a chunk at a time, each chunk one part file; `progress` is
-    told how many images are done after each."""
+    told how many images are done after each. An auto batch size is chosen on the first chunk."""
     with tqdm(total=len(files), unit="image", desc="explaining", smoothing=0.1) as bar:
+        explain_files = FileExplainer(model, processor, job, report=bar.write)
         for start in range(0, len(files), chunk):
             group = files[start : start + chunk]
-            write_part(out, explain_files(model, processor, job, group))
+            write_part(out, explain_files(group))
             bar.update(len(group))
             progress(start + len(group))
 

@@ -2,10 +2,11 @@
 
 Ray lists and reads the files as bytes (`read_binary_files`); an actor pool, one model per actor
 (and a GPU per actor where the cluster has them), decodes them with `load_image` and explains them
-with `explain.rows.explain_files`, as the local runner does; Ray writes the rows as Parquet under
-OUT/rows/ in the same schema. The model travels once through Ray's object store, and this
-package's code with the job (`RUNTIME_ENV`), so the cluster's nodes need only its dependencies.
-Paths (the images, OUT) must be the same on every node: a shared file system.
+with `explain.rows.FileExplainer`, as the local runner does (an auto batch size is chosen by each
+actor on its first batch); Ray writes the rows as Parquet under OUT/rows/ in the same schema.
+The model travels once through Ray's object store, and this package's code with the job
+(`RUNTIME_ENV`), so the cluster's nodes need only its dependencies. Paths (the images, OUT) must
+be the same on every node: a shared file system.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 import vit_hybrid
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
-from .rows import Job, explain_files
+from .rows import FileExplainer, Job
 from .sources import key_of
 from .table import ROWS, to_table
 
@@ -33,14 +34,12 @@ class Explainer:
 
     def __init__(self, shipped: dict, job: Job, root: str) -> None:
         model, processor = ray.get(shipped["model"])
-        self.model = model.to("cuda" if torch.cuda.is_available() else "cpu")
-        self.processor = processor
-        self.job = job
+        self.explain_files = FileExplainer(model.to("cuda" if torch.cuda.is_available() else "cpu"), processor, job)
         self.root = Path(root)
 
     def __call__(self, batch: dict) -> pa.Table:
         files = [(key_of(Path(path), self.root), bytes(data)) for path, data in zip(batch["path"], batch["bytes"])]
-        return to_table(explain_files(self.model, self.processor, self.job, files))
+        return to_table(self.explain_files(files))
 
 
 def run_on_ray(address: str | None, model: ViTHybridForImageClassification, processor: ViTHybridImageProcessor,
