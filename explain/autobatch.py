@@ -1,6 +1,7 @@
 """The batch size of a dataset run, chosen by timing its own first images: batching pays on some
-devices and models and not on others (on a 2-core CPU, quiet, the Hub architecture explained 0.68
-images a second one at a time and 0.44 eight a pass).
+machines and models and not on others (on a 2-core CPU, quiet, the Hub architecture's rows came
+0.56 a second one at a time and 0.37 sixteen a pass, the bundled model's 66 and 113; under load
+from other work the Hub architecture's ranking turned round).
 
 The run times real work at batch 1 and at batch B alternately (1, B, 1, B), so that a slow start
 or a burst of other work on the cores falls on both sizes, and keeps the size with the least time
