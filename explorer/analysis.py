@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -64,8 +65,8 @@ def first_step(served: ServedModel, source: str, view: str, owner: str, fusions:
                top_k: int = TOP_K) -> Analysis:
     """Runs as a step: decodes the upload (`ImageError` when it is not a usable image) and runs the
     forward pass: the predictions and the maps that need no gradient (rollout with `fusions`).
-    The pass is kept in `GRAPHS` for `owner`'s class steps when it fits (see `kept`); when it does
-    not, it runs without a graph, which `regraph` makes later. On ZeroGPU one call computes every
+    The pass is kept in `GRAPHS` for `owner`'s class steps when it fits; when it does not, it
+    runs without a graph, which `regraph` makes later. On ZeroGPU one call computes every
     map of the top k at once, and nothing is kept."""
     image = load_image(source)
     pixel_values, geometry = model_input(image, served.processor, served.model.config, view)
@@ -141,17 +142,34 @@ def analyse(served: ServedModel, source: str, view: str = "crop", top_k: int = T
         GRAPHS.drop(job)
 
 
+def has_graph(served: ServedModel, analysis: Analysis, owner: str, job: bool = False) -> bool:
+    """Whether `owner` has a kept pass for `analysis`, making it again (a step) when there is room;
+    when there is none, waits a while for some and says False (the caller looks again)."""
+    if GRAPHS.get(owner) is not None or SCHEDULER.call(owner, LATER, lambda: regraph(served, analysis, owner), job=job):
+        return True
+    GRAPHS.wait_for_room(graph_size(served, analysis.explanation.pixel_values), GRAPHS_WAIT_S)
+    return False
+
+
 def finish_job(served: ServedModel, analysis: Analysis, job: str) -> Analysis:
     """The job's analysis with every top-k class explained, a step each (its pass made again first
     when it did not fit, once enough is free)."""
     for index in to_explain(analysis):
-        while GRAPHS.get(job) is None:
-            if not SCHEDULER.call(job, LATER, lambda: regraph(served, analysis, job), job=True):
-                GRAPHS.wait_for_room(graph_size(served, analysis.explanation.pixel_values), GRAPHS_WAIT_S)
+        while not has_graph(served, analysis, job, job=True):
+            pass
         maps = SCHEDULER.call(job, LATER, lambda: class_step(served, job, index), job=True)
         analysis = replace(analysis, explanation=replace(
             analysis.explanation, classes={**analysis.explanation.classes, index: maps}))
     return analysis
+
+
+def run_job(run: Callable[[], Any]) -> Any:
+    """`run` as a one-step job (an API call's extra pass); the scheduler forgets the job after."""
+    job = new_job()
+    try:
+        return SCHEDULER.call(job, LATER, run, job=True)
+    finally:
+        SCHEDULER.cancel(job)
 
 
 def ensure_class(analysis: Analysis, served: Callable[[], ServedModel], choice: MapChoice,
@@ -163,18 +181,12 @@ def ensure_class(analysis: Analysis, served: Callable[[], ServedModel], choice: 
     if not method_of(choice).class_specific or index is None or index in analysis.explanation.classes:
         return analysis, False
     model = served()
-    explanation = SCHEDULER.call(owner or new_job(), LATER,
-                                 lambda: explain_class(model.model, analysis.explanation, index, model.autocast),
-                                 job=owner is None)
+    work = lambda: explain_class(model.model, analysis.explanation, index, model.autocast)  # noqa: E731
+    explanation = run_job(work) if owner is None else SCHEDULER.call(owner, LATER, work)
     return replace(analysis, explanation=explanation), True
 
 
 def add_classes(served: ServedModel, analysis: Analysis, indices: list[int]) -> Analysis:
     """The analysis with the maps of `indices` added (one more pass for those it lacks), as a job."""
-    job = new_job()
-    try:
-        explanation = SCHEDULER.call(
-            job, LATER, lambda: explain_classes(served.model, analysis.explanation, indices, served.autocast), job=True)
-    finally:
-        SCHEDULER.cancel(job)
+    explanation = run_job(lambda: explain_classes(served.model, analysis.explanation, indices, served.autocast))
     return replace(analysis, explanation=explanation)

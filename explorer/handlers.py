@@ -31,13 +31,11 @@ from .analysis import (
     ensure_class,
     first_step,
     fusions_step,
-    graph_size,
-    regraph,
+    has_graph,
     to_explain,
 )
 from .controls import MEAN_OF_HEADS, Controls
 from .downloads import analysis_record, write_json, write_png
-from .graphs import GRAPHS_WAIT_S
 from .plots import faithfulness_plot
 from .scheduler import FIRST, LATER, RENDER
 from .store import ModelLoadError, ModelStore
@@ -217,9 +215,8 @@ def explain_classes(served, visit: Visit, analysis: Analysis, request: tuple) ->
     fusions after the first, then the JSON download."""
     owner, first = visit.owner, True
     while visit.wanted == request and (index := visit.next_class()) is not None:
-        if GRAPHS.get(owner) is None and not SCHEDULER.call(owner, LATER, lambda: regraph(served, analysis, owner)):
-            GRAPHS.wait_for_room(graph_size(served, analysis.explanation.pixel_values), GRAPHS_WAIT_S)
-            continue
+        if not has_graph(served, analysis, owner):
+            continue  # no room yet: look again (the visitor may have asked for something else meanwhile)
         maps = SCHEDULER.call(owner, LATER, lambda: class_step(served, owner, index))
         if maps is None:
             continue
