@@ -197,8 +197,8 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
                 yield {"status": place(ahead)}
             analysis = future.result()
             visit.begin(analysis, to_explain(analysis))
-            yield first_message(visit, analysis, controls)
-            yield fitted_controls(store, analysis, visit.controls)
+            yield first_message(store, visit, analysis, controls)
+            yield fitted_controls(analysis, visit.controls)
         yield from explain_classes(served, visit, analysis, request)
     except (ImageError, ModelLoadError) as err:
         yield {"message": message(str(err), "error")}
@@ -236,27 +236,28 @@ def explain_classes(served, visit: Visit, analysis: Analysis, request: tuple) ->
                "json_download": download(record), **on_png(visit), **on_gallery(visit, visit.controls)}
 
 
-def first_message(visit: Visit, analysis: Analysis, controls: Controls) -> Updates:
-    """What the page shows as soon as the forward pass is done: the predictions and the chosen map
-    (when it needs no gradient)."""
+def first_message(store: ModelStore, visit: Visit, analysis: Analysis, controls: Controls) -> Updates:
+    """What the page shows as soon as the forward pass is done: the predictions, the chosen map
+    (when it needs no gradient) and the class control on the top class, in the same message (a
+    method chosen as the predictions appear must not explain the previous image's class)."""
     visit.controls = replace(controls, class_index=analysis.explanation.predictions[0].index)
     return {
         **shown(visit, draw(analysis, visit.controls)),
         "state": visit,
         "predictions": labels(analysis),
+        "class_index": gr.update(choices=class_choices(store, analysis), value=visit.controls.class_index),
         "status": progress_line(visit),
         "message": "",  # the last error, about an earlier file, is gone
     }
 
 
-def fitted_controls(store: ModelStore, analysis: Analysis, controls: Controls) -> Updates:
-    """Right after: the crop marked on the picture, the controls fitted to the image and model, and
+def fitted_controls(analysis: Analysis, controls: Controls) -> Updates:
+    """Right after: the crop marked on the picture, the other controls fitted to the image and model, and
     what belonged to the previous image (faithfulness curves, downloads) cleared."""
     explanation = analysis.explanation
     choice = controls.choice(analysis)
     return {
         "seen": SCHEDULER.call("page", RENDER, lambda: mark_crop(analysis.image, explanation.geometry)),
-        "class_index": gr.update(choices=class_choices(store, analysis), value=choice.class_index),
         "layer": gr.update(maximum=explanation.layers, value=choice.layer),
         "head": gr.update(choices=head_choices(explanation.heads), value=MEAN_OF_HEADS if choice.head is None else choice.head),
         "stage": gr.update(choices=list(explanation.stages), value=choice.stage or default_stage(explanation.stages)),

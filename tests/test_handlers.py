@@ -10,7 +10,7 @@ import torch
 from helpers import BUNDLED, EXAMPLES, MODELS, SHAPES, load_photo
 
 from explain import MapChoice, explain
-from explain.render import render
+from explain.render import percent, render
 from explorer import handlers
 from explorer.controls import Controls
 from explorer.store import ModelStore
@@ -37,14 +37,16 @@ def test_the_stream_shows_predictions_and_rollout_first_then_one_class_per_step(
     served = store.get("bundled")
     direct = explain(served.model, load_photo("scene-star.png"), served.processor)
     first, fitted, *steps, last = streamed
-    assert set(first) == {"state", "predictions", "overlay", "caption", "status", "message"}  # as soon as possible
+    assert set(first) == {"state", "predictions", "class_index", "overlay", "caption", "status", "message"}  # at once
     assert list(first["predictions"]) == [p.label for p in direct.predictions]
     assert first["predictions"]["star"] == pytest.approx(direct.predictions[0].probability, abs=1e-6)
     visit = first["state"]
     analysis = visit.analysis
     assert (analysis.source, analysis.view, analysis.model) == (STAR, "crop", "bundled")
     assert first["caption"] == "rollout up to layer 4/4, mean of heads, discard 0.9"  # no gradient needed: drawn at once
-    assert fitted["class_index"]["value"] == direct.predictions[0].index  # then the controls, fitted to the image
+    assert first["class_index"]["value"] == direct.predictions[0].index  # with the predictions: never a stale class
+    top = direct.predictions[0]
+    assert first["class_index"]["choices"][0] == (f"star ({percent(top.probability)})", top.index)
     assert fitted["layer"]["maximum"] == 4 and fitted["stage"]["value"] == "stage2" and fitted["seen"].shape[2] == 3
     assert first["status"] == "**Explaining the top 5 classes: 0 of 5 done…**"
     progress = [m["status"] for m in steps if "status" in m]
@@ -95,7 +97,7 @@ def test_a_redraw_during_the_stream_moves_its_class_forward_and_merges(store):
     waiting = handlers.on_control(store, visit, Controls(method="gradcam", class_index=index))
     assert waiting == {"message": f"**“{last}” is explained next; its map appears in a moment.**"}
     assert visit.pending[0] == index
-    assert "class_index" in next(steps)  # the controls fitted to the image
+    assert "class_index" not in next(steps)  # the other controls fitted to the image; the class chosen stays
     arrived = next(steps)  # the stream's next class: the one asked for, drawn as it arrives
     assert arrived["caption"].startswith(f"Grad-CAM on stage2 for “{last}”")
     rest = list(steps)
