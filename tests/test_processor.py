@@ -14,7 +14,7 @@ import torch
 from helpers import FIXTURES  # noqa: E402
 from PIL import Image
 
-from vit_hybrid import processor as processor_module
+from vit_hybrid import transforms
 from vit_hybrid.geometry import CropGeometry
 from vit_hybrid.hub import CheckpointError
 from vit_hybrid.processor import BatchFeature, ViTHybridImageProcessor
@@ -81,8 +81,9 @@ def test_hub_config_saves_in_hub_form(tmp_path):
 def test_save_and_load_round_trip(tmp_path):
     config = {**fixtures.HUB_CONFIG, "resample": 2, "processor_class": "ViTHybridProcessor", "custom": {"a": [1, 2]}}
     processor = ViTHybridImageProcessor.from_dict(config)
-    path = processor.save_pretrained(tmp_path / "saved")
-    assert path == tmp_path / "saved" / "preprocessor_config.json"
+    written = processor.save_pretrained(tmp_path / "saved")
+    assert written == [str(tmp_path / "saved" / "preprocessor_config.json")]  # a list of paths, as in transformers
+    path = Path(written[0])
     assert json.loads(path.read_text()) == config
 
     for source in (tmp_path / "saved", path):
@@ -161,7 +162,7 @@ def test_crop_first_path_equals_full_path(monkeypatch):
     images = fixtures.load_images()
     strips = [images["strip_10000x8"].crop((0, 0, 1500, 8)), images["strip_8x10000"].crop((0, 0, 8, 1100))]
     windowed = processor(strips, return_tensors="np").pixel_values
-    monkeypatch.setattr(processor_module, "_CROP_FIRST_MIN_RATIO", float("inf"))
+    monkeypatch.setattr(transforms, "_CROP_FIRST_MIN_RATIO", float("inf"))
     np.testing.assert_array_equal(processor(strips, return_tensors="np").pixel_values, windowed)
 
 
@@ -173,10 +174,10 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, sys.argv[1])
-from vit_hybrid import processor
+from vit_hybrid import processor, transforms
 width, height, crop_first = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 if not crop_first:
-    processor._CROP_FIRST_MIN_RATIO = float("inf")
+    transforms._CROP_FIRST_MIN_RATIO = float("inf")
 
 def status(key):
     for line in open("/proc/self/status"):
@@ -208,7 +209,7 @@ MB = 1 << 20
 
 def _probe_memory(width: int, height: int, crop_first: bool = True) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", _MEMORY_PROBE, str(Path(processor_module.__file__).parents[1]), str(width), str(height), str(int(crop_first))],
+        [sys.executable, "-c", _MEMORY_PROBE, str(Path(transforms.__file__).parents[1]), str(width), str(height), str(int(crop_first))],
         capture_output=True,
         text=True,
         timeout=120,
@@ -321,7 +322,8 @@ def test_batch_feature_access_and_to():
         (np.zeros((8, 8), np.uint8), {}, ValueError, "3 dimensions"),
         (np.zeros((2, 2, 8, 8, 3), np.uint8), {}, ValueError, "3 dimensions"),
         (np.zeros((8, 8, 4), np.uint8), {}, ValueError, "channel axis"),
-        (np.zeros((8, 8, 4), np.uint8), {"input_data_format": "channels_last"}, ValueError, "1 or 3 channels"),
+        (np.zeros((8, 8, 4), np.uint8), {"input_data_format": "channels_last"}, ValueError, "image_mean has 3 values"),
+        (np.zeros((8, 8, 2), np.uint8), {"input_data_format": "channels_last"}, ValueError, "1 or 3 channels"),
         (np.zeros((8, 8, 3), np.uint8), {"input_data_format": "hwc"}, ValueError, "input_data_format"),
         (Image.new("RGBA", (8, 8)), {"do_convert_rgb": False}, ValueError, "do_convert_rgb=True"),
         (np.full((8, 8, 3), 1.5), {}, ValueError, r"\[0, 1\]"),

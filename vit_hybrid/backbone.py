@@ -17,6 +17,7 @@ from torch import nn
 
 from .activations import activation
 from .cache import DerivedWeights
+from .checkpointing import Checkpointing
 from .config import BitConfig, make_divisible
 
 
@@ -174,8 +175,9 @@ class BitBottleneckLayer(nn.Module):
         return self.act(drop_path(x, self.drop_path_rate, self.training) + shortcut)
 
 
-class BitStage(nn.Module):
-    """`depth` bottlenecks; the first changes channels and applies the stage's stride."""
+class BitStage(Checkpointing, nn.Module):
+    """`depth` bottlenecks; the first changes channels and applies the stage's stride. Each block
+    is checkpointed when gradient checkpointing is on."""
 
     def __init__(
         self, config: BitConfig, in_channels: int, out_channels: int, stride: int, dilation: int, rates: list[float]
@@ -197,7 +199,9 @@ class BitStage(nn.Module):
             self.layers.add_module(str(i), block)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
+        for block in self.layers:
+            x = self.run(block, x)
+        return x
 
 
 class BitEncoder(nn.Module):

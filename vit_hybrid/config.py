@@ -12,7 +12,10 @@ import copy
 import json
 import math
 import os
+from pathlib import Path
 from typing import Any, ClassVar
+
+from .files import CONFIG_NAME
 
 # Hard limits, far above any real ViT-Hybrid, that stop a config from asking for absurd memory.
 MAX_DIM = 65_536
@@ -20,6 +23,7 @@ MAX_LAYERS = 1_024
 MAX_LABELS = 1_000_000
 MAX_PARAMETERS = 4_000_000_000
 
+ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "quick_gelu", "relu", "selu", "silu", "swish")
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
@@ -58,25 +62,54 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     return new_value
 
 
+# The attributes every transformers config has (PretrainedConfig's), with its defaults. Like
+# transformers, config.json holds one only where it differs, so a saved Hub config stays as it was.
+COMMON: dict[str, Any] = {
+    "architectures": None,
+    "output_attentions": False,
+    "output_hidden_states": False,
+    "return_dict": True,
+    "torchscript": False,
+    "is_encoder_decoder": False,
+    "tie_word_embeddings": True,
+    "problem_type": None,
+}
+
+
 class _JsonConfig:
-    """Shared plumbing: known fields as attributes, unknown keys kept in `extra`, JSON round trip."""
+    """Shared plumbing: known fields as attributes, unknown keys kept in `extra`, JSON round trip,
+    config.json in a folder or a Hub repo."""
 
     model_type: ClassVar[str] = ""
     _defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **kwargs: Any) -> None:
         self.extra: dict[str, Any] = {}
-        for key, default in self._defaults.items():
+        for key, default in {**COMMON, **self._defaults}.items():
             setattr(self, key, copy.deepcopy(kwargs.pop(key, default)))
         kwargs.pop("model_type", None)
         self.extra.update(kwargs)
 
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        """The keys this config takes as fields (any other key is kept in `extra`)."""
+        return frozenset(COMMON) | frozenset(cls._defaults)
+
+    @property
+    def use_return_dict(self) -> bool:
+        """Whether models return output objects: `return_dict`, unless `torchscript` asks for tuples."""
+        return bool(self.return_dict) and not self.torchscript
+
     def to_dict(self) -> dict[str, Any]:
-        """The config as the Hub stores it (plain JSON types)."""
-        out = {key: copy.deepcopy(getattr(self, key)) for key in self._defaults}
+        """The config with every field (plain JSON types)."""
+        out = {key: copy.deepcopy(getattr(self, key)) for key in {**COMMON, **self._defaults}}
         out.update(copy.deepcopy(self.extra))
         out["model_type"] = self.model_type
         return dict(sorted(out.items()))
+
+    def to_diff_dict(self) -> dict[str, Any]:
+        """The config as config.json holds it: the common attributes only where they differ."""
+        return {k: v for k, v in self.to_dict().items() if k not in COMMON or v != COMMON[k]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], **overrides: Any):
@@ -85,8 +118,44 @@ class _JsonConfig:
             raise ConfigError(f"a config must be a JSON object, got {type(data).__name__}")
         return cls(**{**data, **overrides})
 
-    def to_json_string(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+    def to_json_string(self, use_diff: bool = True) -> str:
+        """config.json's text: the diff form, or every field with use_diff=False."""
+        return json.dumps(self.to_diff_dict() if use_diff else self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, json_file_path: str | os.PathLike, use_diff: bool = True) -> None:
+        """Writes `to_json_string` to a file."""
+        Path(json_file_path).write_text(self.to_json_string(use_diff), encoding="utf-8")
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
+        """Writes config.json into `save_directory` (created if needed; a file there is refused)."""
+        if os.path.isfile(save_directory):
+            raise ValueError(f"{save_directory} is a file: save_pretrained needs a folder")
+        os.makedirs(save_directory, exist_ok=True)
+        self.to_json_file(os.path.join(save_directory, CONFIG_NAME))
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike, **overrides: Any):
+        """Reads a config.json; a file that is not JSON gets a `ConfigError` naming it."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path} is not a valid JSON config: {err}") from None
+        return cls.from_dict(cls._own_part(data), **overrides)
+
+    @classmethod
+    def _own_part(cls, data: Any) -> Any:
+        """The part of a config.json that is this class's config (all of it, here)."""
+        return data
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
+        """Reads config.json from a folder or Hub repo id. Keywords: revision, token, cache_dir,
+        local_files_only and force_download go to the Hub; the others replace config values."""
+        from .hub import HUB_OPTIONS, resolve_first
+
+        hub = {k: kwargs.pop(k) for k in HUB_OPTIONS if k in kwargs}
+        return cls.from_json_file(resolve_first(pretrained_model_name_or_path, (CONFIG_NAME,), **hub), **kwargs)
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self.to_dict() == other.to_dict()
@@ -192,6 +261,22 @@ class BitConfig(_JsonConfig):
         out["stage_names"] = self.stage_names
         return out
 
+    def nested_diff_dict(self, defaults: BitConfig) -> dict[str, Any]:
+        """This config inside a ViT-Hybrid's config.json, as transformers writes it: the keys that
+        differ from a plain BitConfig's or from the ViT-Hybrid's default backbone (`defaults`)."""
+        plain, default = BitConfig().to_dict(), defaults.to_dict()
+        return {
+            k: v for k, v in self.to_dict().items()
+            if k == "model_type" or k not in plain or v != plain[k] or v != default.get(k)
+        }
+
+    @classmethod
+    def _own_part(cls, data: Any) -> Any:
+        """A ViT-Hybrid's config.json holds the backbone's config under backbone_config."""
+        if isinstance(data, dict) and data.get("model_type") == ViTHybridConfig.model_type:
+            return data.get("backbone_config") or {}
+        return data
+
 
 class ViTHybridConfig(_JsonConfig):
     """The ViT-Hybrid: a BiT backbone whose last `out_features` map becomes the transformer's tokens.
@@ -222,10 +307,6 @@ class ViTHybridConfig(_JsonConfig):
         "num_channels": 3,
         "backbone_featmap_shape": [1, 1024, 24, 24],
         "qkv_bias": True,
-        "problem_type": None,
-        "output_attentions": False,
-        "output_hidden_states": False,
-        "return_dict": True,
     }
     _hub_backbone = {
         "global_padding": "same",
@@ -239,6 +320,10 @@ class ViTHybridConfig(_JsonConfig):
         id2label = kwargs.pop("id2label", None)
         num_labels = kwargs.pop("num_labels", None)
         kwargs.pop("label2id", None)  # derived from id2label
+        attention = kwargs.pop("attn_implementation", None) or ATTENTION_IMPLEMENTATIONS[0]
+        if attention not in ATTENTION_IMPLEMENTATIONS:
+            raise ConfigError(f"attn_implementation must be one of {ATTENTION_IMPLEMENTATIONS}, got {attention!r}")
+        self._attn_implementation = attention  # how the model runs, not part of config.json
         super().__init__(**kwargs)
         if self.backbone is not None or self.use_pretrained_backbone or self.use_timm_backbone:
             raise ConfigError("only a BiT backbone given by backbone_config is supported")
@@ -274,10 +359,6 @@ class ViTHybridConfig(_JsonConfig):
     @property
     def label2id(self) -> dict[str, int]:
         return {v: k for k, v in self.id2label.items()}
-
-    @property
-    def use_return_dict(self) -> bool:
-        return bool(self.return_dict)
 
     @property
     def token_grid(self) -> tuple[int, int]:
@@ -370,21 +451,14 @@ class ViTHybridConfig(_JsonConfig):
         out["label2id"] = self.label2id
         return dict(sorted(out.items()))
 
-    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
-        """Writes config.json into `save_directory` (created if needed)."""
-        os.makedirs(save_directory, exist_ok=True)
-        with open(os.path.join(save_directory, "config.json"), "w", encoding="utf-8") as f:
-            f.write(self.to_json_string())
+    def to_diff_dict(self) -> dict[str, Any]:
+        out = super().to_diff_dict()
+        out["backbone_config"] = self.backbone_config.nested_diff_dict(BitConfig(**self._hub_backbone))
+        return out
 
     @classmethod
-    def from_json_file(cls, path: str | os.PathLike, **overrides: Any) -> "ViTHybridConfig":
-        """Reads a config.json; a file that is not JSON gets a `ConfigError` naming it."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path} is not a valid JSON config: {err}") from None
-        return cls.from_dict(data, **overrides)
+    def field_names(cls) -> frozenset[str]:
+        return super().field_names() | {"num_labels", "id2label", "label2id", "attn_implementation"}
 
 
 def hub_architecture(num_labels: int = 1000) -> ViTHybridConfig:

@@ -17,6 +17,7 @@ from torch import nn
 
 from .activations import activation
 from .backbone import BitBackbone
+from .checkpointing import Checkpointing
 from .config import ViTHybridConfig
 
 
@@ -270,11 +271,12 @@ class ViTHybridLayer(nn.Module):
         return self.mlp(attended + hidden_states[:, : attended.shape[1]]), None
 
 
-class ViTHybridEncoder(nn.Module):
-    """The stack of transformer layers."""
+class ViTHybridEncoder(Checkpointing, nn.Module):
+    """The stack of transformer layers (each checkpointed when gradient checkpointing is on)."""
 
     def __init__(self, config: ViTHybridConfig) -> None:
         super().__init__()
+        self.config = config
         self.layer = nn.ModuleList(ViTHybridLayer(config) for _ in range(config.num_hidden_layers))
 
     def forward(
@@ -291,14 +293,17 @@ class ViTHybridEncoder(nn.Module):
         head_mask: None, or (num_layers, ...) broadcastable to (B, heads, T, T) per layer.
         class_token_only: the last layer computes the class token's output alone (B, 1, hidden),
             which is all a classifier reads: the same values for a twelfth less work.
+        With config._attn_implementation "eager", attention always computes its probabilities
+        (as transformers' eager attention does); "sdpa" uses the fused kernel where it can.
         """
         all_hidden = [hidden_states] if output_hidden_states else None
         all_probs = [] if output_attentions else None
         last = len(self.layer) - 1
+        eager = output_attentions or self.config._attn_implementation == "eager"  # probabilities computed
         for i, layer in enumerate(self.layer):
             num_queries = 1 if class_token_only and i == last else None
             layer_mask = None if head_mask is None else head_mask[i]
-            hidden_states, probs = layer(hidden_states, layer_mask, output_attentions, num_queries)
+            hidden_states, probs = self.run(layer, hidden_states, layer_mask, eager, num_queries)
             if output_hidden_states:
                 all_hidden.append(hidden_states)
             if output_attentions:

@@ -19,11 +19,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import ViTHybridConfig
-from .files import CONFIG_NAME, SAFE_WEIGHTS_NAME, WEIGHT_NAMES, WEIGHTS_NAME
+from .files import SAFE_WEIGHTS_NAME, WEIGHT_NAMES, WEIGHTS_NAME
 
 logger = logging.getLogger("vit_hybrid")
 
 M = TypeVar("M", bound=torch.nn.Module)
+
+
+HUB_OPTIONS = ("revision", "token", "cache_dir", "local_files_only", "force_download")  # resolve_file's
 
 
 class CheckpointError(ValueError):
@@ -122,8 +125,12 @@ def _align_prefix(state: dict[str, torch.Tensor], expected: set[str], prefix: st
     return state
 
 
-def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], ignore_mismatched_sizes: bool = False) -> None:
-    """Copies `state` into `model` by the rules in this module's docstring; reports what differs."""
+def load_state(
+    model: torch.nn.Module, state: dict[str, torch.Tensor], ignore_mismatched_sizes: bool = False
+) -> dict[str, list]:
+    """Copies `state` into `model` by the rules in this module's docstring; reports what differs
+    in one warning and returns it as transformers' loading info: missing_keys, unexpected_keys,
+    mismatched_keys ((key, checkpoint shape, model shape) each) and error_msgs."""
     own = model.state_dict()
     state = _align_prefix(state, set(own), getattr(model, "base_model_prefix", "vit"))
     shared = [k for k in state if k in own]
@@ -135,7 +142,7 @@ def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], ignore_mi
     bad_dtype = [k for k in shared if not state[k].is_floating_point()]
     if bad_dtype:
         raise CheckpointError(f"weights with a non-float dtype: {', '.join(f'{k} ({state[k].dtype})' for k in bad_dtype)}")
-    mismatched = [k for k in shared if state[k].shape != own[k].shape]
+    mismatched = sorted(k for k in shared if state[k].shape != own[k].shape)
     if mismatched and not ignore_mismatched_sizes:
         detail = ", ".join(f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in mismatched)
         raise CheckpointError(
@@ -152,19 +159,36 @@ def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], ignore_mi
     if missing:
         notes.append(f"newly initialised (not in the checkpoint): {', '.join(missing)}")
     if mismatched:
-        notes.append(f"re-initialised (shape mismatch): {', '.join(sorted(mismatched))}")
+        notes.append(f"re-initialised (shape mismatch): {', '.join(mismatched)}")
     if unexpected:
         notes.append(f"not used (not in this model): {', '.join(unexpected)}")
     if notes:
         logger.warning("Loading %s: %s. Train the model before trusting new weights.", type(model).__name__, "; ".join(notes))
+    return {
+        "missing_keys": missing,
+        "unexpected_keys": unexpected,
+        "mismatched_keys": [(k, tuple(state[k].shape), tuple(own[k].shape)) for k in mismatched],
+        "error_msgs": [],
+    }
+
+
+def weights_file(name_or_path: str | os.PathLike, use_safetensors: bool | None, **hub: Any) -> str:
+    """The checkpoint's weights: model.safetensors, else pytorch_model.bin; only the one named
+    when use_safetensors is True (safetensors) or False (the pickle)."""
+    names = {None: WEIGHT_NAMES, True: (SAFE_WEIGHTS_NAME,), False: (WEIGHTS_NAME,)}[use_safetensors]
+    return resolve_first(name_or_path, names, **hub)
 
 
 def load_model(
     cls: type[M],
-    pretrained_model_name_or_path: str | os.PathLike,
+    pretrained_model_name_or_path: str | os.PathLike | None,
     *,
     config: ViTHybridConfig | None = None,
+    state_dict: dict[str, torch.Tensor] | None = None,
     ignore_mismatched_sizes: bool = False,
+    output_loading_info: bool = False,
+    use_safetensors: bool | None = None,
+    attn_implementation: str | None = None,
     revision: str | None = None,
     token: str | bool | None = None,
     cache_dir: str | os.PathLike | None = None,
@@ -173,52 +197,66 @@ def load_model(
     torch_dtype: torch.dtype | None = None,
     add_pooling_layer: bool | None = None,
     use_mask_token: bool | None = None,
+    trust_remote_code: bool = False,
     **config_overrides: Any,
-) -> M:
-    """Builds `cls` from a folder or Hub id and loads its weights; returns it in eval mode.
+) -> M | tuple[M, dict[str, list]]:
+    """Builds `cls` from a folder or Hub id and loads its weights; returns it in eval mode (and,
+    with output_loading_info=True, the loading info of `load_state`).
 
     Args:
         config: use this config instead of the checkpoint's config.json.
+        state_dict: use these weights instead of the checkpoint's file; with config= as well, the
+            name may be None.
         ignore_mismatched_sizes: re-initialise weights whose shape differs, instead of failing.
+        use_safetensors: True reads model.safetensors only, False pytorch_model.bin only; None
+            tries them in that order.
+        attn_implementation: "sdpa" (the fused kernel where it can; the default) or "eager".
         revision, token, cache_dir, local_files_only, force_download: passed to huggingface_hub
             (which also honours HF_HUB_OFFLINE and the shared cache).
         torch_dtype: cast the loaded model to this dtype.
         add_pooling_layer, use_mask_token: ViTHybridModel's own arguments.
-        config_overrides: replace config values, e.g. num_labels=10 or id2label={...}.
-            `trust_remote_code=True` is refused (False is accepted, for code written for
-            transformers).
+        trust_remote_code: True is refused (False is accepted, for code written for transformers).
+        config_overrides: replace config values, e.g. num_labels=10 or id2label={...}; a keyword
+            that is neither an option above nor a config field is a TypeError.
     """
-    if config_overrides.pop("trust_remote_code", False):
+    if trust_remote_code:
         raise CheckpointError("trust_remote_code is not supported: this package never runs code that comes with a checkpoint")
+    unknown = sorted(set(config_overrides) - ViTHybridConfig.field_names())
+    if unknown:
+        raise TypeError(f"from_pretrained() got unexpected keyword argument(s): {', '.join(unknown)}")
+    if pretrained_model_name_or_path is None and (config is None or state_dict is None):
+        raise CheckpointError("from_pretrained(None, ...) needs both config= and state_dict=")
     hub = dict(
         revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only, force_download=force_download
     )
+    if attn_implementation is not None:
+        config_overrides["attn_implementation"] = attn_implementation
     if config is None:
-        config_path = resolve_first(pretrained_model_name_or_path, (CONFIG_NAME,), **hub)
-        config = ViTHybridConfig.from_json_file(config_path, **config_overrides)
+        config = ViTHybridConfig.from_pretrained(pretrained_model_name_or_path, **hub, **config_overrides)
     elif config_overrides:
-        config = ViTHybridConfig.from_dict(config.to_dict(), **config_overrides)
-    weights = resolve_first(pretrained_model_name_or_path, WEIGHT_NAMES, **hub)
+        config = ViTHybridConfig.from_dict(
+            config.to_dict(), **{"attn_implementation": config._attn_implementation, **config_overrides}
+        )
+    if state_dict is None:
+        state_dict = read_state_dict(weights_file(pretrained_model_name_or_path, use_safetensors, **hub))
     model_kwargs = {}
     if add_pooling_layer is not None:
         model_kwargs["add_pooling_layer"] = add_pooling_layer
     if use_mask_token is not None:
         model_kwargs["use_mask_token"] = use_mask_token
-    state = read_state_dict(weights)  # read before building: a bad file fails fast
     model = cls(config, **model_kwargs)
-    load_state(model, state, ignore_mismatched_sizes)
+    info = load_state(model, state_dict, ignore_mismatched_sizes)
     if torch_dtype is not None:
         model.to(torch_dtype)
-    return model.eval()
+    return (model.eval(), info) if output_loading_info else model.eval()
 
 
 def save_model(model: torch.nn.Module, save_directory: str | os.PathLike, safe_serialization: bool = True) -> None:
     """Writes config.json (with `architectures`) and the weights, loadable here and in transformers."""
-    os.makedirs(save_directory, exist_ok=True)
     config = model.config
-    config.extra["architectures"] = [type(model).__name__]
+    config.architectures = [type(model).__name__]
     config.extra["torch_dtype"] = str(next(model.parameters()).dtype).removeprefix("torch.")
-    config.save_pretrained(save_directory)
+    config.save_pretrained(save_directory)  # first: it refuses a path that is a file
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     if safe_serialization:
         save_file(state, os.path.join(save_directory, SAFE_WEIGHTS_NAME), metadata={"format": "pt"})

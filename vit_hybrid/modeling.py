@@ -9,16 +9,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpointing import set_checkpointing
 from .config import ViTHybridConfig
 from .encoder import ViTHybridEmbeddings, ViTHybridEncoder
 from .outputs import BaseModelOutputWithPooling, ImageClassifierOutput
 
 
 class ViTHybridPreTrainedModel(nn.Module):
-    """Shared by both models: config validation, weight initialisation, head masks, Hub I/O."""
+    """Shared by both models: config validation, weight initialisation, head masks, Hub I/O, and
+    the parts of transformers' `PreTrainedModel` that fine-tuning code reaches for."""
 
     base_model_prefix = "vit"
     main_input_name = "pixel_values"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
 
     def __init__(self, config: ViTHybridConfig) -> None:
         if not isinstance(config, ViTHybridConfig):
@@ -48,6 +52,40 @@ class ViTHybridPreTrainedModel(nn.Module):
     def init_weights(self) -> None:
         """(Re)initialises every parameter as a freshly built model has it."""
         self.apply(self._init_weights)
+
+    @property
+    def base_model(self) -> nn.Module:
+        """The bare ViTHybridModel: `self.vit` in the classifier, the model itself otherwise."""
+        return getattr(self, self.base_model_prefix, self)
+
+    def get_input_embeddings(self) -> nn.Module:
+        """The module that turns pixels into tokens (backbone and projection), as in transformers."""
+        return self.base_model.embeddings.patch_embeddings
+
+    def get_output_embeddings(self) -> None:
+        """None: no output layer shares weights with the input embeddings."""
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """The number of parameters (those with requires_grad only, if asked). Embedding tables
+        (nn.Embedding) are what exclude_embeddings leaves out; the ViT-Hybrid has none, so it
+        changes nothing here, as in transformers."""
+        tables = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)} if exclude_embeddings else set()
+        return sum(
+            p.numel() for p in self.parameters() if (p.requires_grad or not only_trainable) and id(p) not in tables
+        )
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
+        """Checkpoints each encoder layer and backbone block in training mode: activation memory
+        for a second forward in the backward pass. `gradient_checkpointing_kwargs` go to
+        `torch.utils.checkpoint.checkpoint` (default: use_reentrant=False)."""
+        set_checkpointing(self, True, gradient_checkpointing_kwargs)
+
+    def gradient_checkpointing_disable(self) -> None:
+        set_checkpointing(self, False)
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules())
 
     @property
     def dtype(self) -> torch.dtype:
@@ -80,8 +118,9 @@ class ViTHybridPreTrainedModel(nn.Module):
         save_model(self, save_directory, safe_serialization=safe_serialization)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        """Loads a local folder or Hub id; see `vit_hybrid.hub.load_model` for the options."""
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike | None, **kwargs: Any):
+        """Loads a local folder or Hub id (or None, with config= and state_dict=); see
+        `vit_hybrid.hub.load_model` for the options."""
         from .hub import load_model
 
         return load_model(cls, pretrained_model_name_or_path, **kwargs)

@@ -24,7 +24,17 @@ import PIL.Image
 
 from .files import PROCESSOR_CONFIG_NAME
 from .geometry import CropGeometry, crop_geometry
-from .resample import can_resize_window, resize_window
+from .transforms import (
+    ImageTransforms,
+    as_hwc,
+    in_layout,
+    normalized,
+    padded,
+    rescaled,
+    resize_pixels,
+    size_dict,
+    stats,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +44,6 @@ OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 Resampling = PIL.Image.Resampling
 ImageInput = Union[PIL.Image.Image, np.ndarray, "torch.Tensor", Sequence[Any]]  # noqa: F821
 
-# Resize only the cropped window when the full resized image has this many times the crop's pixels.
-_CROP_FIRST_MIN_RATIO = 4
 
 
 # --------------------------------------------------------------------------- inputs
@@ -69,7 +77,7 @@ def _split_images(images: ImageInput) -> list[Any]:
 
 
 def _to_hwc(image: Any, do_convert_rgb: bool, input_data_format: str | None) -> tuple[np.ndarray, str]:
-    """One image as an `(H, W, C)` array with C in {1, 3}, and its input channel layout."""
+    """One image as an `(H, W, C)` array and its input channel layout (see `as_hwc`)."""
     if isinstance(image, PIL.Image.Image):
         if do_convert_rgb and image.mode != "RGB":
             image = image.convert("RGB")
@@ -85,82 +93,7 @@ def _to_hwc(image: Any, do_convert_rgb: bool, input_data_format: str | None) -> 
         raise ValueError(
             f"Each image in a list must have 3 dimensions, (H, W, C) or (C, H, W); got shape {image.shape}."
         )
-    layout = input_data_format or _infer_layout(image.shape)
-    if layout not in ("channels_first", "channels_last"):
-        raise ValueError(f"input_data_format must be 'channels_first' or 'channels_last', got {layout!r}.")
-    array = image.transpose(1, 2, 0) if layout == "channels_first" else image
-    if array.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"Images must have 1 or 3 channels; got {array.shape[-1]} in an image of shape {image.shape} "
-            f"read as {layout}. Convert RGBA images to RGB first."
-        )
-    return array, layout
-
-
-def _infer_layout(shape: tuple[int, ...]) -> str:
-    """The reference's rule: channels first if the first axis has 1 or 3 entries, else last."""
-    if shape[0] in (1, 3):
-        return "channels_first"
-    if shape[-1] in (1, 3):
-        return "channels_last"
-    raise ValueError(
-        f"Cannot find the channel axis of an image of shape {shape}: expected 1 or 3 channels, first or last. "
-        "Convert RGBA images to RGB first, or pass input_data_format."
-    )
-
-
-def _uint8_for_pil(image: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The uint8 pixels the reference hands to Pillow, and whether it scaled [0, 1] floats by 255.
-
-    Integer-valued arrays in [0, 255] are cast as they are, other arrays in [0, 1] are multiplied
-    by 255 and truncated, anything else is refused (transformers' `to_pil_image` rules).
-    """
-    if image.dtype == np.uint8:
-        return image, False
-    if np.allclose(image, image.astype(int)):
-        if image.min() < 0 or image.max() > 255:
-            raise ValueError(
-                f"Integer-valued images must lie in [0, 255] to be resized, got [{image.min()}, {image.max()}]."
-            )
-        return image.astype(np.uint8), False
-    if image.min() < 0 or image.max() > 1:
-        raise ValueError(f"Non-integer images must lie in [0, 1] to be resized, got [{image.min()}, {image.max()}].")
-    return (image.astype(np.float64) * 255).astype(np.float32).astype(np.uint8), True
-
-
-def _pad(image: np.ndarray, padding: tuple[int, int, int, int]) -> np.ndarray:
-    """Zero-pad an `(H, W, C)` image by `(left, top, right, bottom)`."""
-    if not any(padding):
-        return image
-    left, top, right, bottom = padding
-    height, width, channels = image.shape
-    padded = np.zeros((top + height + bottom, left + width + right, channels), dtype=image.dtype)
-    padded[top : top + height, left : left + width] = image
-    return padded
-
-
-def _size_dict(value: int | Sequence[int] | Mapping[str, int], name: str, square: bool) -> dict[str, int]:
-    """Check and normalise `size` (`square=False`) or `crop_size` (`square=True`).
-
-    An int is a shortest edge for `size` and a square for `crop_size`; a pair is `(height, width)`.
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = {"height": value, "width": value} if square else {"shortest_edge": value}
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        value = {"height": value[0], "width": value[1]}
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict, an int or a (height, width) pair; got {value!r}.")
-    allowed = [{"height", "width"}] if square else [{"shortest_edge"}, {"height", "width"}]
-    if set(value) not in allowed:
-        expected = " or ".join(str(sorted(keys)) for keys in allowed)
-        raise ValueError(f"{name} must have the keys {expected}; got {sorted(value)}.")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()):
-        raise ValueError(f"{name} values must be positive integers; got {dict(value)}.")
-    return dict(value)
-
-
-def _stats(value: float | Sequence[float]) -> float | list[float]:
-    return [float(v) for v in value] if isinstance(value, (Sequence, np.ndarray)) else float(value)
+    return as_hwc(image, input_data_format)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -200,7 +133,7 @@ def _batch(images: list[np.ndarray], return_tensors: str | None) -> list[np.ndar
 # --------------------------------------------------------------------------- processor
 
 
-class ViTHybridImageProcessor:
+class ViTHybridImageProcessor(ImageTransforms):
     """Resize, centre-crop, rescale and normalise images for ViT-Hybrid, like transformers' class.
 
     The defaults are those of the reference code: images are resized so that their shortest edge
@@ -243,15 +176,15 @@ class ViTHybridImageProcessor:
         **kwargs: Any,
     ) -> None:
         self.do_resize = do_resize
-        self.size = _size_dict(size if size is not None else {"shortest_edge": 224}, "size", square=False)
+        self.size = size_dict(size if size is not None else {"shortest_edge": 224}, "size", square=False)
         self.resample = Resampling(resample)
         self.do_center_crop = do_center_crop
-        self.crop_size = _size_dict(crop_size if crop_size is not None else 224, "crop_size", square=True)
+        self.crop_size = size_dict(crop_size if crop_size is not None else 224, "crop_size", square=True)
         self.do_rescale = do_rescale
         self.rescale_factor = rescale_factor
         self.do_normalize = do_normalize
-        self.image_mean = _stats(image_mean if image_mean is not None else OPENAI_CLIP_MEAN)
-        self.image_std = _stats(image_std if image_std is not None else OPENAI_CLIP_STD)
+        self.image_mean = stats(image_mean if image_mean is not None else OPENAI_CLIP_MEAN)
+        self.image_std = stats(image_std if image_std is not None else OPENAI_CLIP_STD)
         self.do_convert_rgb = do_convert_rgb
         kwargs.pop("image_processor_type", None)
         self.extra_config: dict[str, Any] = kwargs
@@ -271,8 +204,8 @@ class ViTHybridImageProcessor:
         """
         do_resize = self.do_resize if do_resize is None else do_resize
         do_center_crop = self.do_center_crop if do_center_crop is None else do_center_crop
-        size = _size_dict(size, "size", square=False) if size is not None else self.size
-        crop_size = _size_dict(crop_size, "crop_size", square=True) if crop_size is not None else self.crop_size
+        size = size_dict(size, "size", square=False) if size is not None else self.size
+        crop_size = size_dict(crop_size, "crop_size", square=True) if crop_size is not None else self.crop_size
         height, width = image_size
         return crop_geometry(height, width, size if do_resize else None, crop_size if do_center_crop else None)
 
@@ -318,15 +251,15 @@ class ViTHybridImageProcessor:
             the reference.
         """
         do_resize = self.do_resize if do_resize is None else do_resize
-        size = self.size if size is None else _size_dict(size, "size", square=False)
+        size = self.size if size is None else size_dict(size, "size", square=False)
         resample = self.resample if resample is None else Resampling(resample)
         do_center_crop = self.do_center_crop if do_center_crop is None else do_center_crop
-        crop_size = self.crop_size if crop_size is None else _size_dict(crop_size, "crop_size", square=True)
+        crop_size = self.crop_size if crop_size is None else size_dict(crop_size, "crop_size", square=True)
         do_rescale = self.do_rescale if do_rescale is None else do_rescale
         rescale_factor = self.rescale_factor if rescale_factor is None else rescale_factor
         do_normalize = self.do_normalize if do_normalize is None else do_normalize
-        image_mean = self.image_mean if image_mean is None else _stats(image_mean)
-        image_std = self.image_std if image_std is None else _stats(image_std)
+        image_mean = self.image_mean if image_mean is None else stats(image_mean)
+        image_std = self.image_std if image_std is None else stats(image_std)
         do_convert_rgb = self.do_convert_rgb if do_convert_rgb is None else do_convert_rgb
         if data_format not in ("channels_first", "channels_last", None):
             raise ValueError(f"data_format must be 'channels_first', 'channels_last' or None; got {data_format!r}.")
@@ -348,43 +281,22 @@ class ViTHybridImageProcessor:
             )
             geometries.append(geometry)
             if do_resize:
-                image = self._resize(image, geometry, resample, cropped=do_center_crop)
+                image = resize_pixels(image, geometry, resample, cropped=do_center_crop)
             elif do_center_crop:
                 left, top, right, bottom = geometry.visible_box
                 image = image[top:bottom, left:right]
             if do_center_crop:
-                image = _pad(image, geometry.padding)
+                image = padded(image, geometry.padding)
             if do_rescale:
-                image = (image.astype(np.float64) * rescale_factor).astype(np.float32)
+                image = rescaled(image, rescale_factor)
             if do_normalize:
-                image = _normalize(image, image_mean, image_std)
-            if (data_format or layout) == "channels_first":
-                image = image.transpose(2, 0, 1)
-            outputs.append(np.ascontiguousarray(image))
+                image = normalized(image, image_mean, image_std)
+            outputs.append(in_layout(image, data_format or layout))
         if return_geometry:
             return BatchFeature(pixel_values=_batch(outputs, return_tensors), geometry=geometries)
         return BatchFeature(pixel_values=_batch(outputs, return_tensors))
 
     __call__ = preprocess
-
-    @staticmethod
-    def _resize(image: np.ndarray, geometry: CropGeometry, resample: int, cropped: bool) -> np.ndarray:
-        """Resize like the reference (through Pillow, on uint8 pixels) and keep the visible crop."""
-        pixels, scaled = _uint8_for_pil(image)
-        out_h, out_w = geometry.resized_size
-        left, top, right, bottom = geometry.visible_box
-        crop_first = (
-            cropped
-            and can_resize_window(resample)
-            and out_h * out_w > _CROP_FIRST_MIN_RATIO * (bottom - top) * (right - left)
-        )
-        if crop_first:
-            resized = resize_window(pixels, (out_h, out_w), geometry.visible_box, resample)
-        else:
-            pil = PIL.Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-            resized = np.array(pil.resize((out_w, out_h), resample=resample))
-            resized = resized.reshape(out_h, out_w, -1)[top:bottom, left:right]
-        return (resized.astype(np.float64) * (1 / 255)).astype(np.float32) if scaled else resized
 
     # ----------------------------------------------------------------------- configuration
 
@@ -414,11 +326,11 @@ class ViTHybridImageProcessor:
         """Write the configuration to `path` as JSON."""
         Path(path).write_text(self.to_json_string(), encoding="utf-8")
 
-    def save_pretrained(self, save_directory: str | os.PathLike) -> Path:
+    def save_pretrained(self, save_directory: str | os.PathLike) -> list[str]:
         """Write `preprocessor_config.json` into `save_directory` (created if needed).
 
         Returns:
-            The path of the written file.
+            The paths of the written files, as transformers returns them (one, here).
         """
         directory = Path(save_directory)
         if directory.is_file():
@@ -426,7 +338,7 @@ class ViTHybridImageProcessor:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / PROCESSOR_CONFIG_NAME
         self.to_json_file(path)
-        return path
+        return [str(path)]
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any], **overrides: Any) -> ViTHybridImageProcessor:
@@ -486,16 +398,3 @@ def processor_or_square(name_or_path: str | os.PathLike, image_size: int, **hub:
         logger.warning("%s has no usable preprocessor_config.json: using mean = std = 0.5 at %d px", name_or_path,
                        image_size)
         return square_processor(image_size)
-
-
-def _normalize(image: np.ndarray, mean: float | list[float], std: float | list[float]) -> np.ndarray:
-    """`(image - mean) / std` per channel, in float32 (or the image's own float dtype)."""
-    if not np.issubdtype(image.dtype, np.floating):
-        image = image.astype(np.float32)
-    channels = image.shape[-1]
-    for name, value in (("image_mean", mean), ("image_std", std)):
-        if isinstance(value, list) and len(value) != channels:
-            raise ValueError(f"{name} has {len(value)} values but the image has {channels} channel(s).")
-    mean = np.broadcast_to(np.asarray(mean, dtype=image.dtype), (channels,))
-    std = np.broadcast_to(np.asarray(std, dtype=image.dtype), (channels,))
-    return (image - mean) / std
