@@ -42,6 +42,7 @@ def test_fixtures_are_current(manifest):
     assert manifest["cases"] == json.loads(json.dumps(fixtures.CASES)), (
         "CASES changed since the fixtures were made: rerun make_processor_fixtures.py in the reference venv"
     )
+    assert manifest["method_cases"] == json.loads(json.dumps(fixtures.METHOD_CASES)), "METHOD_CASES changed: rerun it"
     checksums = {name: fixtures.image_checksum(image) for name, image in fixtures.load_images().items()}
     assert checksums == manifest["checksums"], (
         "the decoded photos or their variants differ from the ones the reference saw (Pillow version?)"
@@ -66,6 +67,16 @@ def test_matches_reference(name, reference, manifest):
         assert array.shape == want.shape
         difference = np.abs(array.astype(np.float64) - want.astype(np.float64)).max()
         assert difference <= TOLERANCE, f"{name}[{i}]: max abs difference {difference}"
+
+
+@pytest.mark.parametrize("name", list(fixtures.METHOD_CASES))
+def test_single_steps_match_reference(name, reference, manifest):
+    """resize, center_crop, rescale and normalize, as transformers' image processors offer them."""
+    ours = fixtures.run_method(ViTHybridImageProcessor(), fixtures.METHOD_CASES[name])
+    want = fixtures.decode(reference, f"{name}/0")
+    assert isinstance(ours, np.ndarray) and [str(ours.dtype)] == manifest["outputs"][name]["dtypes"]
+    assert ours.shape == want.shape
+    assert np.abs(ours.astype(np.float64) - want.astype(np.float64)).max() <= TOLERANCE, name
 
 
 @pytest.mark.parametrize("which, init", [("default", {}), ("hub", fixtures.HUB_CONFIG)])
