@@ -67,7 +67,7 @@ def test_on_zero_gpu_every_model_is_loaded_at_start_and_the_page_shows_all_at_on
     messages = list(on_image(store, str(EXAMPLES / "scene-star.png"), "crop", BUNDLED_NAME, BUNDLED_NAME, None, Controls()))
     assert zero_gpu == [BUNDLED_NAME]  # one call for everything
     first, fitted, last = messages  # no class steps: every map came with the first
-    assert "class_index" in fitted
+    assert "class_index" in first and "layer" in fitted  # the class control with the predictions, then the rest
     assert len(first["state"].analysis.explanation.classes) == 5 and first["state"].pending == []
     assert first["caption"].startswith("rollout up to layer 4/4")
     assert last["status"].startswith("**Explained with") and "gallery" in last
