@@ -32,7 +32,9 @@ SHOWN = (
 ).split()  # what a request's stream updates
 DRAWN = ["overlay", "caption", "message", "json_download"]  # what a redraw updates
 GALLERY_CONTROLS = ("method", "head", "fusion", "colormap", "opacity")  # what the layer gallery depends on
-HIDDEN = {"api_visibility": "undocumented"}  # the page's own events: callable, not on the API page (/explain is)
+# Callable by name, but neither on the API page nor a tool of the MCP server (which lists the documented
+# endpoints): the page's own events, and /explain (every map, some 270 KB: the tool links it instead).
+HIDDEN = {"api_visibility": "undocumented"}
 REDRAW = {"concurrency_id": "render", "concurrency_limit": 2, "show_progress": "hidden", "trigger_mode": "always_last"}
 
 
@@ -121,7 +123,8 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         scroll = "() => document.querySelector('#overlay').scrollIntoView({block: 'start'})"
         examples.dataset.click(None, js=scroll)  # an example's result comes into view
         measure.click(**page.bind(h.on_measure, ["curves", "measure_note"]), **model_work, **HIDDEN)
-        gr.Button(visible=False).click(**page.bind(h.on_explain, ["record"]), api_name="explain", **model_work)
+        gr.Button(visible=False).click(**page.bind(h.on_explain, ["record"]), api_name="explain", **model_work,
+                                       **HIDDEN)
         add_summary_tool(store, default, model_work)  # /explain_summary: the agents' tool (MCP)
         demo.unload(h.on_leave)  # a closed tab: the visitor's waiting steps and kept pass go
     demo.queue(max_size=queue_size, default_concurrency_limit=1)

@@ -1,5 +1,5 @@
 """The files visitors download (the map as PNG, every number and map as JSON), written under names
-of our own in one folder that is pruned as it goes, so a long-running Space keeps its disk."""
+of our own in folders that are pruned as they go, so a long-running Space keeps its disk."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from explain.export import explanation_record
 from .analysis import Analysis
 
 DOWNLOADS = Path(tempfile.mkdtemp(prefix="vit-hybrid-downloads-"))
+# The records the agents' tool links: served as they are (gr.set_static_paths), so nothing else goes here.
+RECORDS = Path(tempfile.mkdtemp(prefix="vit-hybrid-records-"))
 MAX_AGE_S = 3600
 
 
 def prune_downloads(max_age_s: float = MAX_AGE_S) -> None:
-    """Removes download files older than `max_age_s`."""
-    for path in DOWNLOADS.glob("*"):
+    """Removes files older than `max_age_s` from both folders."""
+    for path in [*DOWNLOADS.glob("*"), *RECORDS.glob("*")]:
         try:
             if time.time() - path.stat().st_mtime > max_age_s:
                 path.unlink()
@@ -30,10 +32,10 @@ def prune_downloads(max_age_s: float = MAX_AGE_S) -> None:
             pass
 
 
-def download_path(kind: str, suffix: str) -> Path:
-    """A new file in the download folder, under a name of our own (never the visitor's)."""
+def download_path(kind: str, suffix: str, folder: Path = DOWNLOADS) -> Path:
+    """A new file in `folder`, under a name of our own (never the visitor's)."""
     prune_downloads()
-    return DOWNLOADS / f"vit-hybrid-{kind}-{uuid.uuid4().hex[:12]}{suffix}"
+    return folder / f"vit-hybrid-{kind}-{uuid.uuid4().hex[:12]}{suffix}"
 
 
 def analysis_record(analysis: Analysis) -> dict:
@@ -41,9 +43,9 @@ def analysis_record(analysis: Analysis) -> dict:
     return {"model": analysis.model, **explanation_record(analysis.explanation)}
 
 
-def write_json(analysis: Analysis) -> str:
-    """The numbers and maps of an analysis as a JSON file; returns its path."""
-    path = download_path("explanation", ".json")
+def write_json(analysis: Analysis, folder: Path = DOWNLOADS) -> str:
+    """The numbers and maps of an analysis as a JSON file in `folder`; returns its path."""
+    path = download_path("explanation", ".json", folder)
     path.write_text(json.dumps(analysis_record(analysis)))
     return str(path)
 

@@ -1,6 +1,8 @@
 """The page's tool for AI agents: `explain_summary`, an API endpoint of the page that Gradio's MCP
-server (`python app.py --mcp`, or GRADIO_MCP_SERVER=true) offers as a tool. It answers in a few
-numbers per map rather than megabytes of arrays, and links the full JSON (the `/explain` record).
+server (`python app.py --mcp`, or GRADIO_MCP_SERVER=true) offers as a tool. It answers with one
+JSON text, a few numbers per map rather than megabytes of arrays, whose `record_url` fetches the
+full JSON (the `/explain` record). One text output, because Gradio's MCP server hands a queued
+tool's outputs to a client that asks for no progress reports as the `str` of their list.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 from typing import Any
 
 import gradio as gr
+from gradio import route_utils
+from gradio_client.utils import encode_file_path
 
 from explain import METHODS, MapChoice
 from explain.export import image_record
@@ -21,7 +25,7 @@ from explain.summary import summarise_map
 from vit_hybrid.images import ImageError
 
 from .analysis import Analysis, add_classes, analyse
-from .downloads import write_json
+from .downloads import RECORDS, write_json
 from .fetch import FetchError, fetch
 from .store import ModelLoadError, ModelStore
 
@@ -69,7 +73,16 @@ def summary_record(analysis: Analysis, indices: list[int]) -> dict[str, Any]:
     return {"model": analysis.model, **image_record(explanation), "explained": explained}
 
 
-def explain_summary(store: ModelStore, image: str, model: str, view: str = "crop", classes: str = "") -> tuple[str, str]:
+def record_url(path: str, request: gr.Request) -> str:
+    """The URL that fetches `path` (a file in RECORDS) from the app: its root worked out from the
+    request as Gradio works out the URLs of a queued event's file outputs (proxy headers, root path)."""
+    http = request.request
+    root = route_utils.get_root_url(http, route_utils.get_api_call_path(http), http.app.root_path)
+    return f"{root}/gradio_api/file={encode_file_path(path)}"
+
+
+def explain_summary(store: ModelStore, request: gr.Request, image: str, model: str, view: str = "crop",
+                    classes: str = "") -> str:
     """Classify an image with a ViT-Hybrid model and say where in the image each explanation method finds the evidence for a class.
 
     For each class asked for (default: the top prediction) and each method (rollout, raw attention
@@ -85,8 +98,7 @@ def explain_summary(store: ModelStore, image: str, model: str, view: str = "crop
         classes: comma-separated class labels or indices to explain (at most 10); empty for the top prediction.
 
     Returns:
-        The summary as JSON text (predictions; per class and method: peak and quadrant shares).
-        A JSON file with every map's values (the app's /explain record).
+        The summary as JSON text: predictions; per class and method, peak and quadrant shares; record_url, a URL that fetches a JSON file with every map's values (the app's /explain record) for an hour.
     """
     try:
         served = store.get(model)
@@ -99,19 +111,26 @@ def explain_summary(store: ModelStore, image: str, model: str, view: str = "crop
         analysis = add_classes(served, analysis, indices)  # those outside the top 5: one more pass for all
     except (ImageError, FetchError, ModelLoadError, ValueError) as err:
         raise gr.Error(str(err)) from None
-    return json.dumps(summary_record(analysis, indices), indent=1), write_json(analysis)
+    url = record_url(write_json(analysis, RECORDS), request)
+    return json.dumps({**summary_record(analysis, indices), "record_url": url}, indent=1)
 
 
 def add_summary_tool(store: ModelStore, default: str, event: dict[str, Any]) -> None:
-    """Adds `explain_summary` to the page being built: hidden inputs and outputs, and the API
-    endpoint /explain_summary, which Gradio's MCP server offers as a tool of that name; `event`:
-    the model events' concurrency options."""
-    tool = functools.wraps(explain_summary)(functools.partial(explain_summary, store))
-    parameters = list(inspect.signature(explain_summary).parameters.values())[1:]  # the agent's: no store
-    tool.__signature__ = inspect.Signature(parameters, return_annotation=tuple[str, str])
+    """Adds `explain_summary` to the page being built: hidden inputs and a text output, the API
+    endpoint /explain_summary, which Gradio's MCP server offers as a tool of that name, and the
+    records' folder served as it is; `event`: the model events' concurrency options."""
+
+    @functools.wraps(explain_summary)
+    def tool(*arguments: Any) -> str:
+        return explain_summary(store, *arguments)
+
+    # The agent's parameters (no store); Gradio passes the request, read from the type hints.
+    signature = inspect.signature(explain_summary)
+    tool.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+    gr.set_static_paths([RECORDS])
     with gr.Column(visible=False):
         inputs = [gr.Textbox(label="image"),
                   gr.Dropdown(store.names, value=default, label="model", allow_custom_value=store.allow_any),
                   gr.Radio(list(VIEWS), value="crop", label="view"), gr.Textbox(value="", label="classes")]
-        outputs = [gr.Textbox(label="summary"), gr.File(label="every map (JSON)")]
-    gr.Button(visible=False).click(tool, inputs, outputs, api_name="explain_summary", **event)
+        summary = gr.Textbox(label="summary")
+    gr.Button(visible=False).click(tool, inputs, summary, api_name="explain_summary", **event)

@@ -5,7 +5,6 @@ positive mass split by the overlap of each cell with the quadrants at the image'
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import base64
 import json
@@ -49,8 +48,8 @@ def with_session(url: str, work):
 
 
 def call(url: str, arguments: dict, progress: bool = True):
-    """The tool's result; with `progress`, the client asks for progress reports (and Gradio then
-    returns each output as its own content)."""
+    """The tool's result; with `progress`, the client asks for progress reports (Gradio then streams
+    the event; without, it waits for the result)."""
 
     async def report(progress_value, total, message):
         pass
@@ -111,8 +110,8 @@ def page_default_maps(record: dict, index: int) -> dict[str, list]:
 
 
 def test_the_tools_are_listed_with_what_an_agent_needs(app):
-    tools = with_session(app, lambda s: s.list_tools()).tools
-    tool = next(t for t in tools if t.name == "explain_summary")
+    (tool,) = with_session(app, lambda s: s.list_tools()).tools  # /explain is not a tool: 270 KB an answer
+    assert tool.name == "explain_summary" and "record_url" in tool.description
     assert "where in the image each explanation method finds the evidence" in tool.description
     assert "quadrant" in tool.description and "pixels of the original image" in tool.description
     properties = tool.inputSchema["properties"]
@@ -122,18 +121,23 @@ def test_the_tools_are_listed_with_what_an_agent_needs(app):
     assert tool.inputSchema["required"] == ["image"]
 
 
-@pytest.mark.parametrize(("name", "view", "pick"), [("chelsea.png", "crop", None), ("rocket.jpg", "whole", (1, 3))])
-def test_peaks_and_quadrants_match_the_explain_endpoint(app, name, view, pick):
+def summary_of(result) -> dict:
+    """The tool's one content, read as JSON."""
+    assert not result.isError, result.content
+    (content,) = result.content
+    return json.loads(content.text)
+
+
+@pytest.mark.parametrize(("name", "view", "pick", "progress"),
+                         [("chelsea.png", "crop", None, True), ("rocket.jpg", "whole", (1, 3), False)])
+def test_peaks_and_quadrants_match_the_explain_endpoint(app, name, view, pick, progress):
     client = gradio_client.Client(app, verbose=False)
     record = client.predict(gradio_client.handle_file(str(EXAMPLES / name)), BUNDLED_NAME, view, api_name="/explain")
     predictions = record["predictions"]
     asked = [predictions[0]] if pick is None else [predictions[n] for n in pick]
     classes = "" if pick is None else f"{asked[0]['label']}, {asked[1]['index']}"  # by label and by index
-    result = call(app, {"image": data_url((EXAMPLES / name).read_bytes()), "model": BUNDLED_NAME, "view": view,
-                        "classes": classes})
-    assert not result.isError, result.content
-    summary_text, file_url = (c.text for c in result.content)
-    summary = json.loads(summary_text)
+    summary = summary_of(call(app, {"image": data_url((EXAMPLES / name).read_bytes()), "model": BUNDLED_NAME,
+                                    "view": view, "classes": classes}, progress))
     assert_same_predictions(summary["predictions"], predictions)
     assert (summary["view"], summary["original_size"]) == (view, record["original_size"])
     assert summary["crop_box"] == pytest.approx(record["crop_box"])
@@ -150,7 +154,8 @@ def test_peaks_and_quadrants_match_the_explain_endpoint(app, name, view, pick):
                 assert got["peak"] == pytest.approx(want["peak"], abs=1e-6), method
             assert got["quadrants"] == pytest.approx(want["quadrants"], abs=1e-6), method
             assert sum(got["quadrants"].values()) == pytest.approx(1.0 if want["peak"] else 0.0)
-    with urllib.request.urlopen(file_url.split(": ", 1)[-1], timeout=30) as response:
+    assert summary["record_url"].startswith(f"{app}gradio_api/file=")
+    with urllib.request.urlopen(summary["record_url"], timeout=30) as response:
         full = json.load(response)
     assert full["model"] == BUNDLED_NAME and (full["view"], full["crop_box"]) == (view, record["crop_box"])
     assert_same_predictions(full["predictions"], predictions)
@@ -160,14 +165,16 @@ def test_peaks_and_quadrants_match_the_explain_endpoint(app, name, view, pick):
         assert np.allclose(got["values"], want["values"], rtol=0, atol=1e-5)
 
 
-def test_without_progress_reports_the_outputs_come_as_one_text(app):
-    """Gradio returns a queued tool's two outputs as one text (a Python tuple) when the client
-    asks for no progress reports; the summary and the file are both in it."""
-    result = call(app, {"image": data_url((EXAMPLES / "scene-star.png").read_bytes())}, progress=False)
-    (content,) = result.content
-    summary_text, full_file = ast.literal_eval(content.text)
-    assert json.loads(summary_text)["explained"][0]["label"] == "star"
-    assert full_file["url"].startswith(app) and full_file["url"].endswith(".json")
+@pytest.mark.parametrize("progress", [True, False])
+def test_with_or_without_progress_reports_the_answer_is_one_json_text(app, progress):
+    """Gradio hands a queued tool's outputs to a client that asks for no progress reports as the
+    `str` of their list; the tool's one text output is its JSON either way."""
+    summary = summary_of(call(app, {"image": data_url((EXAMPLES / "scene-star.png").read_bytes())}, progress))
+    assert summary["explained"][0]["label"] == "star"
+    with urllib.request.urlopen(summary["record_url"], timeout=30) as response:
+        assert response.headers["Content-Type"] == "application/json"
+        full = json.load(response)
+    assert (full["model"], full["predictions"]) == (summary["model"], summary["predictions"])
 
 
 def test_a_hostile_file_gets_its_message_and_a_loopback_url_is_refused(app):
