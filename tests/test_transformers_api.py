@@ -74,10 +74,11 @@ def loss_and_saved_bytes(model: torch.nn.Module, x: torch.Tensor, labels: torch.
     return loss, saved
 
 
-def test_gradient_checkpointing_gives_the_same_loss_and_gradients_and_keeps_less():
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients_and_keeps_less(reentrant):
     plain = ViTHybridForImageClassification.from_pretrained(CASE).double().train()
     checkpointed = ViTHybridForImageClassification.from_pretrained(CASE).double().train()
-    checkpointed.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    checkpointed.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": reentrant})
     assert checkpointed.is_gradient_checkpointing
     x, labels = pixels().double(), torch.tensor([1, 3])
     results = []
@@ -201,6 +202,21 @@ def test_common_attributes_are_attributes_and_written_only_when_they_differ(tmp_
     config.to_json_file(tmp_path / "c.json")
     again = ViTHybridConfig.from_json_file(tmp_path / "c.json")
     assert (again.torchscript, again.tie_word_embeddings) == (True, False) and again == config
+
+
+def test_attributes_set_on_a_config_are_saved_and_subfolders_are_read(tmp_path):
+    config = ViTHybridConfig.from_pretrained(CASE)
+    assert (config.torch_dtype, config.transformers_version) == ("float32", "4.46.3")  # kept keys read as attributes
+    config.finetuned_from = "google/vit-hybrid-base-bit-384"
+    config.save_pretrained(tmp_path / "sub")
+    again = ViTHybridConfig.from_pretrained(tmp_path, subfolder="sub")
+    assert again.finetuned_from == "google/vit-hybrid-base-bit-384" and again == config
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        config.nothing_here
+    ViTHybridForImageClassification.from_pretrained(CASE).save_pretrained(tmp_path / "model" / "sub")
+    model = ViTHybridForImageClassification.from_pretrained(tmp_path / "model", subfolder="sub")
+    with torch.no_grad():
+        torch.testing.assert_close(model(pixels()).logits, reference_io("same_padding")["logits"], atol=1e-5, rtol=1e-4)
 
 
 def test_bit_config_has_the_config_api(tmp_path):

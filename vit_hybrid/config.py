@@ -90,6 +90,20 @@ class _JsonConfig:
         kwargs.pop("model_type", None)
         self.extra.update(kwargs)
 
+    def __getattr__(self, name: str) -> Any:
+        """Keys kept in `extra` read as attributes too (`config.torch_dtype`), as in transformers."""
+        extra = self.__dict__.get("extra", {})
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """An attribute that is no field goes into `extra`, so that it is saved, as in transformers."""
+        if name.startswith("_") or name == "extra" or name in self.field_names() or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+        else:
+            self.extra[name] = value
+
     @classmethod
     def field_names(cls) -> frozenset[str]:
         """The keys this config takes as fields (any other key is kept in `extra`)."""

@@ -26,7 +26,7 @@ logger = logging.getLogger("vit_hybrid")
 M = TypeVar("M", bound=torch.nn.Module)
 
 
-HUB_OPTIONS = ("revision", "token", "cache_dir", "local_files_only", "force_download")  # resolve_file's
+HUB_OPTIONS = ("revision", "token", "cache_dir", "local_files_only", "force_download", "subfolder")  # resolve_file's
 
 
 class CheckpointError(ValueError):
@@ -42,14 +42,16 @@ def resolve_file(
     cache_dir: str | os.PathLike | None = None,
     local_files_only: bool = False,
     force_download: bool = False,
+    subfolder: str = "",
 ) -> str | None:
-    """Path of `filename` in a local folder, or downloaded from (or cached for) a Hub repo id.
+    """Path of `filename` (in `subfolder`) in a local folder, or downloaded from (or cached for) a
+    Hub repo id.
 
     Returns None when the folder or repo has no such file; raises `CheckpointError` when the
     folder or repo cannot be found or reached.
     """
     if os.path.isdir(name_or_path):
-        path = Path(name_or_path) / filename
+        path = Path(name_or_path) / subfolder / filename
         return str(path) if path.is_file() else None
     name = str(name_or_path)
     if name.startswith(("/", ".", "~")) or name.count("/") > 1 or os.path.exists(name):
@@ -62,6 +64,7 @@ def resolve_file(
         return huggingface_hub.hf_hub_download(
             name,
             filename,
+            subfolder=subfolder or None,
             revision=revision,
             token=token,
             cache_dir=cache_dir,
@@ -194,6 +197,7 @@ def load_model(
     cache_dir: str | os.PathLike | None = None,
     local_files_only: bool = False,
     force_download: bool = False,
+    subfolder: str = "",
     torch_dtype: torch.dtype | None = None,
     add_pooling_layer: bool | None = None,
     use_mask_token: bool | None = None,
@@ -211,8 +215,8 @@ def load_model(
         use_safetensors: True reads model.safetensors only, False pytorch_model.bin only; None
             tries them in that order.
         attn_implementation: "sdpa" (the fused kernel where it can; the default) or "eager".
-        revision, token, cache_dir, local_files_only, force_download: passed to huggingface_hub
-            (which also honours HF_HUB_OFFLINE and the shared cache).
+        revision, token, cache_dir, local_files_only, force_download, subfolder: where the files
+            are (huggingface_hub also honours HF_HUB_OFFLINE and the shared cache).
         torch_dtype: cast the loaded model to this dtype.
         add_pooling_layer, use_mask_token: ViTHybridModel's own arguments.
         trust_remote_code: True is refused (False is accepted, for code written for transformers).
@@ -227,7 +231,8 @@ def load_model(
     if pretrained_model_name_or_path is None and (config is None or state_dict is None):
         raise CheckpointError("from_pretrained(None, ...) needs both config= and state_dict=")
     hub = dict(
-        revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only, force_download=force_download
+        revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only,
+        force_download=force_download, subfolder=subfolder,
     )
     if attn_implementation is not None:
         config_overrides["attn_implementation"] = attn_implementation
