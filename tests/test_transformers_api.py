@@ -214,7 +214,10 @@ def test_attributes_set_on_a_config_are_saved_and_subfolders_are_read(tmp_path):
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         config.nothing_here
     ViTHybridForImageClassification.from_pretrained(CASE).save_pretrained(tmp_path / "model" / "sub")
+    ViTHybridImageProcessor(size=70).save_pretrained(tmp_path / "model" / "sub")
     model = ViTHybridForImageClassification.from_pretrained(tmp_path / "model", subfolder="sub")
+    processor = ViTHybridImageProcessor.from_pretrained(tmp_path / "model", subfolder="sub", crop_size=60)
+    assert (processor.size, processor.crop_size) == ({"shortest_edge": 70}, {"height": 60, "width": 60})
     with torch.no_grad():
         torch.testing.assert_close(model(pixels()).logits, reference_io("same_padding")["logits"], atol=1e-5, rtol=1e-4)
 

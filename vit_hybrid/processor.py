@@ -351,30 +351,22 @@ class ViTHybridImageProcessor(ImageTransforms):
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     @classmethod
-    def from_pretrained(
-        cls,
-        name_or_path: str | os.PathLike,
-        revision: str | None = None,
-        token: str | bool | None = None,
-        cache_dir: str | os.PathLike | None = None,
-        local_files_only: bool = False,
-        **overrides: Any,
-    ) -> ViTHybridImageProcessor:
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> ViTHybridImageProcessor:
         """Load a processor from a local folder, a JSON file or a Hub repository id.
 
         Args:
             name_or_path: A folder holding `preprocessor_config.json`, the path of such a file, or
                 a Hub model id such as "google/vit-hybrid-base-bit-384".
-            revision, token, cache_dir, local_files_only: Passed to `huggingface_hub.hf_hub_download`.
-            **overrides: Settings that replace those of the file.
+            **kwargs: revision, token, cache_dir, local_files_only, force_download and subfolder
+                say where the file is (`vit_hybrid.hub.resolve_file`); the others replace settings.
         """
-        from .hub import resolve_first
+        from .hub import HUB_OPTIONS, resolve_first
 
+        hub = {k: kwargs.pop(k) for k in HUB_OPTIONS if k in kwargs}
         path = Path(name_or_path)
         if not path.is_file():
-            hub = dict(revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only)
             path = Path(resolve_first(name_or_path, (PROCESSOR_CONFIG_NAME,), **hub))
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), **overrides)
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), **kwargs)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
