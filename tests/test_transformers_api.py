@@ -228,7 +228,7 @@ def test_bit_config_has_the_config_api(tmp_path):
     assert (bit.output_attentions, bit.output_hidden_states, bit.return_dict) == (False, False, True)
     assert bit.save_pretrained(tmp_path / "bit") is None
     assert BitConfig.from_pretrained(tmp_path / "bit") == bit == BitConfig.from_json_file(tmp_path / "bit" / "config.json")
-    with pytest.raises(ValueError, match="is a file"):
+    with pytest.raises(NotADirectoryError, match="is a file"):
         bit.save_pretrained(tmp_path / "bit" / "config.json")
 
 

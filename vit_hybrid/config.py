@@ -9,13 +9,12 @@ a hostile or mistaken config.json fails with a clear message instead of an alloc
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
-from pathlib import Path
 from typing import Any, ClassVar
 
 from .files import CONFIG_NAME
+from .jsonfile import ConfigError, find_json, json_text, read_json, save_in, write_json
 
 # Hard limits, far above any real ViT-Hybrid, that stop a config from asking for absurd memory.
 MAX_DIM = 65_536
@@ -26,10 +25,6 @@ MAX_PARAMETERS = 4_000_000_000
 ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "quick_gelu", "relu", "selu", "silu", "swish")
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
-
-
-class ConfigError(ValueError):
-    """A configuration value is of the wrong type or impossible."""
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
@@ -134,28 +129,20 @@ class _JsonConfig:
 
     def to_json_string(self, use_diff: bool = True) -> str:
         """config.json's text: the diff form, or every field with use_diff=False."""
-        return json.dumps(self.to_diff_dict() if use_diff else self.to_dict(), indent=2, sort_keys=True) + "\n"
+        return json_text(self.to_diff_dict() if use_diff else self.to_dict())
 
     def to_json_file(self, json_file_path: str | os.PathLike, use_diff: bool = True) -> None:
         """Writes `to_json_string` to a file."""
-        Path(json_file_path).write_text(self.to_json_string(use_diff), encoding="utf-8")
+        write_json(json_file_path, self.to_diff_dict() if use_diff else self.to_dict())
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Writes config.json into `save_directory` (created if needed; a file there is refused)."""
-        if os.path.isfile(save_directory):
-            raise ValueError(f"{save_directory} is a file: save_pretrained needs a folder")
-        os.makedirs(save_directory, exist_ok=True)
-        self.to_json_file(os.path.join(save_directory, CONFIG_NAME))
+        save_in(save_directory, CONFIG_NAME, self.to_diff_dict())
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike, **overrides: Any):
-        """Reads a config.json; a file that is not JSON gets a `ConfigError` naming it."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path} is not a valid JSON config: {err}") from None
-        return cls.from_dict(cls._own_part(data), **overrides)
+        """Reads a config.json; a file that is not a JSON object gets a `ConfigError` naming it."""
+        return cls.from_dict(cls._own_part(read_json(path)), **overrides)
 
     @classmethod
     def _own_part(cls, data: Any) -> Any:
@@ -164,12 +151,9 @@ class _JsonConfig:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        """Reads config.json from a folder or Hub repo id. Keywords: revision, token, cache_dir,
-        local_files_only and force_download go to the Hub; the others replace config values."""
-        from .hub import HUB_OPTIONS, resolve_first
-
-        hub = {k: kwargs.pop(k) for k in HUB_OPTIONS if k in kwargs}
-        return cls.from_json_file(resolve_first(pretrained_model_name_or_path, (CONFIG_NAME,), **hub), **kwargs)
+        """Reads config.json from a folder, a Hub repo id or the file's own path. The Hub options
+        (`vit_hybrid.resolve.HUB_OPTIONS`) say where it is; other keywords replace config values."""
+        return cls.from_dict(cls._own_part(find_json(pretrained_model_name_or_path, CONFIG_NAME, kwargs)), **kwargs)
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self.to_dict() == other.to_dict()

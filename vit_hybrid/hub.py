@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -20,81 +19,11 @@ from safetensors.torch import load_file, save_file
 
 from .config import ViTHybridConfig
 from .files import SAFE_WEIGHTS_NAME, WEIGHT_NAMES, WEIGHTS_NAME
+from .resolve import CheckpointError, resolve_first
 
 logger = logging.getLogger("vit_hybrid")
 
 M = TypeVar("M", bound=torch.nn.Module)
-
-
-HUB_OPTIONS = ("revision", "token", "cache_dir", "local_files_only", "force_download", "subfolder")  # resolve_file's
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, unreadable, unsafe, or does not fit the model."""
-
-
-def resolve_file(
-    name_or_path: str | os.PathLike,
-    filename: str,
-    *,
-    revision: str | None = None,
-    token: str | bool | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    local_files_only: bool = False,
-    force_download: bool = False,
-    subfolder: str = "",
-) -> str | None:
-    """Path of `filename` (in `subfolder`) in a local folder, or downloaded from (or cached for) a
-    Hub repo id.
-
-    Returns None when the folder or repo has no such file; raises `CheckpointError` when the
-    folder or repo cannot be found or reached.
-    """
-    if os.path.isdir(name_or_path):
-        path = Path(name_or_path) / subfolder / filename
-        return str(path) if path.is_file() else None
-    name = str(name_or_path)
-    if name.startswith(("/", ".", "~")) or name.count("/") > 1 or os.path.exists(name):
-        raise CheckpointError(f"{name!r} is not a folder (nor a Hub id of the form 'owner/name')")
-    import huggingface_hub
-
-    from .hub_errors import LOCAL_MISS_ERRORS, MISSING_FILE_ERRORS
-
-    try:
-        return huggingface_hub.hf_hub_download(
-            name,
-            filename,
-            subfolder=subfolder or None,
-            revision=revision,
-            token=token,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            force_download=force_download,
-        )
-    except LOCAL_MISS_ERRORS as err:
-        raise CheckpointError(
-            f"{filename} of {name!r} is not in the local Hub cache and the Hub cannot be reached ({err})"
-        ) from None
-    except MISSING_FILE_ERRORS:
-        return None
-    except Exception as err:  # network, auth, unknown repo or revision
-        raise CheckpointError(f"could not get {filename} of {name!r} from the Hugging Face Hub: {err}") from None
-
-
-def resolve_first(name_or_path: str | os.PathLike, filenames: tuple[str, ...], **hub: Any) -> str:
-    """The first of `filenames` that the folder or Hub repo has; `CheckpointError` if none."""
-    error = None
-    for filename in filenames:
-        try:
-            path = resolve_file(name_or_path, filename, **hub)
-        except CheckpointError as err:
-            error = error or err
-            continue
-        if path is not None:
-            return path
-    if error is not None:
-        raise error
-    raise CheckpointError(f"{name_or_path} has no {' or '.join(filenames)}")
 
 
 def read_state_dict(path: str) -> dict[str, torch.Tensor]:
@@ -269,4 +198,4 @@ def save_model(model: torch.nn.Module, save_directory: str | os.PathLike, safe_s
         torch.save(state, os.path.join(save_directory, WEIGHTS_NAME))
 
 
-__all__ = ["CheckpointError", "load_model", "load_state", "read_state_dict", "resolve_file", "resolve_first", "save_model"]
+__all__ = ["CheckpointError", "load_model", "load_state", "read_state_dict", "save_model"]

@@ -10,12 +10,10 @@ would be much larger than the crop (a 10000x8 strip), only the crop's window is 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Union
 
 import numpy as np
@@ -24,6 +22,7 @@ import PIL.Image
 
 from .files import PROCESSOR_CONFIG_NAME
 from .geometry import CropGeometry, crop_geometry
+from .jsonfile import find_json, json_text, read_json, save_in, write_json
 from .transforms import (
     ImageTransforms,
     as_hwc,
@@ -320,25 +319,20 @@ class ViTHybridImageProcessor(ImageTransforms):
 
     def to_json_string(self) -> str:
         """The configuration as JSON, formatted like transformers writes it."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        return json_text(self.to_dict())
 
     def to_json_file(self, path: str | os.PathLike) -> None:
         """Write the configuration to `path` as JSON."""
-        Path(path).write_text(self.to_json_string(), encoding="utf-8")
+        write_json(path, self.to_dict())
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> list[str]:
-        """Write `preprocessor_config.json` into `save_directory` (created if needed).
+        """Write `preprocessor_config.json` into `save_directory` (created if needed; a path that
+        is a file is refused).
 
         Returns:
             The paths of the written files, as transformers returns them (one, here).
         """
-        directory = Path(save_directory)
-        if directory.is_file():
-            raise NotADirectoryError(f"save_pretrained needs a directory, and {directory} is a file.")
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / PROCESSOR_CONFIG_NAME
-        self.to_json_file(path)
-        return [str(path)]
+        return [save_in(save_directory, PROCESSOR_CONFIG_NAME, self.to_dict())]
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any], **overrides: Any) -> ViTHybridImageProcessor:
@@ -348,7 +342,7 @@ class ViTHybridImageProcessor(ImageTransforms):
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> ViTHybridImageProcessor:
         """Build a processor from a `preprocessor_config.json` file."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        return cls.from_dict(read_json(path))
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> ViTHybridImageProcessor:
@@ -357,16 +351,10 @@ class ViTHybridImageProcessor(ImageTransforms):
         Args:
             name_or_path: A folder holding `preprocessor_config.json`, the path of such a file, or
                 a Hub model id such as "google/vit-hybrid-base-bit-384".
-            **kwargs: revision, token, cache_dir, local_files_only, force_download and subfolder
-                say where the file is (`vit_hybrid.hub.resolve_file`); the others replace settings.
+            **kwargs: The Hub options (`vit_hybrid.resolve.HUB_OPTIONS`) say where the file is;
+                the others replace its settings.
         """
-        from .hub import HUB_OPTIONS, resolve_first
-
-        hub = {k: kwargs.pop(k) for k in HUB_OPTIONS if k in kwargs}
-        path = Path(name_or_path)
-        if not path.is_file():
-            path = Path(resolve_first(name_or_path, (PROCESSOR_CONFIG_NAME,), **hub))
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), **kwargs)
+        return cls.from_dict(find_json(name_or_path, PROCESSOR_CONFIG_NAME, kwargs), **kwargs)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
@@ -382,7 +370,7 @@ def processor_or_square(name_or_path: str | os.PathLike, image_size: int, **hub:
     """The checkpoint's processor, or for a checkpoint without a usable preprocessor_config.json
     the Hub model's preprocessing at the model's `image_size` (`square_processor`), with a warning.
     A preprocessor_config.json that is there but broken still raises."""
-    from .hub import CheckpointError
+    from .resolve import CheckpointError
 
     try:
         return ViTHybridImageProcessor.from_pretrained(name_or_path, **hub)
