@@ -13,7 +13,8 @@ import copy
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Union
 
 import numpy as np
@@ -132,6 +133,43 @@ def _batch(images: list[np.ndarray], return_tensors: str | None) -> list[np.ndar
 # --------------------------------------------------------------------------- processor
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What one call of `preprocess` does: the processor's settings with that call's overrides."""
+
+    do_resize: bool
+    size: dict[str, int]
+    resample: Resampling
+    do_center_crop: bool
+    crop_size: dict[str, int]
+    do_rescale: bool
+    rescale_factor: float
+    do_normalize: bool
+    image_mean: float | list[float]
+    image_std: float | list[float]
+    do_convert_rgb: bool
+
+    def geometry(self, height: int, width: int) -> CropGeometry:
+        """Where the output of an image of `height` x `width` pixels lies in it."""
+        return crop_geometry(height, width, self.size if self.do_resize else None,
+                             self.crop_size if self.do_center_crop else None)
+
+
+SETTINGS = tuple(f.name for f in fields(Settings))
+# How a setting is checked and put in its stored form; the others are kept as given.
+_NORMAL_FORM: dict[str, Callable[[Any], Any]] = {
+    "size": lambda value: size_dict(value, "size", square=False),
+    "crop_size": lambda value: size_dict(value, "crop_size", square=True),
+    "resample": Resampling,
+    "image_mean": stats,
+    "image_std": stats,
+}
+
+
+def _normal(name: str, value: Any) -> Any:
+    return _NORMAL_FORM.get(name, lambda v: v)(value)
+
+
 class ViTHybridImageProcessor(ImageTransforms):
     """Resize, centre-crop, rescale and normalise images for ViT-Hybrid, like transformers' class.
 
@@ -174,17 +212,11 @@ class ViTHybridImageProcessor(ImageTransforms):
         do_convert_rgb: bool = True,
         **kwargs: Any,
     ) -> None:
-        self.do_resize = do_resize
-        self.size = size_dict(size if size is not None else {"shortest_edge": 224}, "size", square=False)
-        self.resample = Resampling(resample)
-        self.do_center_crop = do_center_crop
-        self.crop_size = size_dict(crop_size if crop_size is not None else 224, "crop_size", square=True)
-        self.do_rescale = do_rescale
-        self.rescale_factor = rescale_factor
-        self.do_normalize = do_normalize
-        self.image_mean = stats(image_mean if image_mean is not None else OPENAI_CLIP_MEAN)
-        self.image_std = stats(image_std if image_std is not None else OPENAI_CLIP_STD)
-        self.do_convert_rgb = do_convert_rgb
+        given = locals()  # the settings' parameters, by name
+        defaults = {"size": {"shortest_edge": 224}, "crop_size": 224, "image_mean": OPENAI_CLIP_MEAN,
+                    "image_std": OPENAI_CLIP_STD}
+        for name in SETTINGS:
+            setattr(self, name, _normal(name, defaults[name] if given[name] is None else given[name]))
         kwargs.pop("image_processor_type", None)
         self.extra_config: dict[str, Any] = kwargs
 
@@ -201,12 +233,17 @@ class ViTHybridImageProcessor(ImageTransforms):
         Note that a PIL image's `.size` is `(width, height)`. The optional arguments override the
         processor's settings like in `preprocess`.
         """
-        do_resize = self.do_resize if do_resize is None else do_resize
-        do_center_crop = self.do_center_crop if do_center_crop is None else do_center_crop
-        size = size_dict(size, "size", square=False) if size is not None else self.size
-        crop_size = size_dict(crop_size, "crop_size", square=True) if crop_size is not None else self.crop_size
-        height, width = image_size
-        return crop_geometry(height, width, size if do_resize else None, crop_size if do_center_crop else None)
+        chosen = self.settings(do_resize=do_resize, size=size, do_center_crop=do_center_crop, crop_size=crop_size)
+        return chosen.geometry(*image_size)
+
+    def settings(self, **overrides: Any) -> Settings:
+        """The processor's settings with the `overrides` that are not None checked and in place:
+        where `preprocess` and `crop_geometry` resolve their arguments."""
+        unknown = sorted(set(overrides) - set(SETTINGS))
+        if unknown:
+            raise TypeError(f"not a processor setting: {', '.join(unknown)}")
+        return Settings(**{name: getattr(self, name) if overrides.get(name) is None else _normal(name, overrides[name])
+                           for name in SETTINGS})
 
     def preprocess(
         self,
@@ -249,25 +286,15 @@ class ViTHybridImageProcessor(ImageTransforms):
             after rescaling or normalisation; with both off the dtype of the pixels is kept, as in
             the reference.
         """
-        do_resize = self.do_resize if do_resize is None else do_resize
-        size = self.size if size is None else size_dict(size, "size", square=False)
-        resample = self.resample if resample is None else Resampling(resample)
-        do_center_crop = self.do_center_crop if do_center_crop is None else do_center_crop
-        crop_size = self.crop_size if crop_size is None else size_dict(crop_size, "crop_size", square=True)
-        do_rescale = self.do_rescale if do_rescale is None else do_rescale
-        rescale_factor = self.rescale_factor if rescale_factor is None else rescale_factor
-        do_normalize = self.do_normalize if do_normalize is None else do_normalize
-        image_mean = self.image_mean if image_mean is None else stats(image_mean)
-        image_std = self.image_std if image_std is None else stats(image_std)
-        do_convert_rgb = self.do_convert_rgb if do_convert_rgb is None else do_convert_rgb
+        chosen = self.settings(**{name: value for name, value in locals().items() if name in SETTINGS})  # this call's
         if data_format not in ("channels_first", "channels_last", None):
             raise ValueError(f"data_format must be 'channels_first', 'channels_last' or None; got {data_format!r}.")
         if return_tensors not in (None, "np", "pt"):
             raise ValueError(f"return_tensors must be None, 'np' or 'pt'; got {return_tensors!r}.")
 
-        arrays = [_to_hwc(image, do_convert_rgb, input_data_format) for image in _split_images(images)]
+        arrays = [_to_hwc(image, chosen.do_convert_rgb, input_data_format) for image in _split_images(images)]
         first = arrays[0][0]
-        if do_rescale and first.dtype != np.uint8 and first.min() >= 0 and first.max() <= 1:
+        if chosen.do_rescale and first.dtype != np.uint8 and first.min() >= 0 and first.max() <= 1:
             logger.warning(
                 "The images look already rescaled to [0, 1] and do_rescale=True will divide them by 255 again; "
                 "pass do_rescale=False if they are in [0, 1]."
@@ -275,21 +302,19 @@ class ViTHybridImageProcessor(ImageTransforms):
 
         outputs, geometries = [], []
         for image, layout in arrays:
-            geometry = crop_geometry(
-                image.shape[0], image.shape[1], size if do_resize else None, crop_size if do_center_crop else None
-            )
+            geometry = chosen.geometry(*image.shape[:2])
             geometries.append(geometry)
-            if do_resize:
-                image = resize_pixels(image, geometry, resample, cropped=do_center_crop)
-            elif do_center_crop:
+            if chosen.do_resize:
+                image = resize_pixels(image, geometry, chosen.resample, cropped=chosen.do_center_crop)
+            elif chosen.do_center_crop:
                 left, top, right, bottom = geometry.visible_box
                 image = image[top:bottom, left:right]
-            if do_center_crop:
+            if chosen.do_center_crop:
                 image = padded(image, geometry.padding)
-            if do_rescale:
-                image = rescaled(image, rescale_factor)
-            if do_normalize:
-                image = normalized(image, image_mean, image_std)
+            if chosen.do_rescale:
+                image = rescaled(image, chosen.rescale_factor)
+            if chosen.do_normalize:
+                image = normalized(image, chosen.image_mean, chosen.image_std)
             outputs.append(in_layout(image, data_format or layout))
         if return_geometry:
             return BatchFeature(pixel_values=_batch(outputs, return_tensors), geometry=geometries)
