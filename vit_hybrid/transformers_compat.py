@@ -13,6 +13,7 @@ transformers' classes are used.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Any
 
@@ -41,6 +42,7 @@ if int(transformers.__version__.split(".")[0]) < 5:
     )
 
 MODEL_TYPES = ("vit-hybrid", "vit_hybrid")
+ALIGNMENT = 64  # bytes: what PyTorch's CPU allocator gives every tensor
 
 
 class ViTHybridConfig(PretrainedConfig):
@@ -98,6 +100,19 @@ class ViTHybridPreTrainedModel(PreTrainedModel):
         (transformers 5.0 runs it again after loading)."""
         if not any(getattr(t, "_is_hf_initialized", False) for t in module.parameters(recurse=False)):
             native.ViTHybridPreTrainedModel._init_weights(self, module)
+
+    @classmethod
+    def from_pretrained(cls, *args: Any, **kwargs: Any) -> Any:
+        """transformers' `from_pretrained`, then each CPU tensor left unaligned in the memory-mapped
+        checkpoint is copied to memory of its own, as our loader has it: PyTorch's CPU kernels round
+        some sums on unaligned data differently (logits off in the last bit)."""
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded  # output_loading_info=True
+        with torch.no_grad():
+            for tensor in itertools.chain(model.parameters(), model.buffers()):
+                if tensor.device.type == "cpu" and tensor.data_ptr() % ALIGNMENT:
+                    tensor.data = tensor.data.clone()
+        return loaded
 
     def _adopt(self, model: native.ViTHybridPreTrainedModel) -> None:
         """Takes over `model`'s submodules under their names (None ones too), so the state-dict
