@@ -10,6 +10,7 @@ import importlib.util
 import json
 import math
 import pkgutil
+import re
 import subprocess
 import sys
 
@@ -171,3 +172,10 @@ def test_import_vit_hybrid_never_imports_transformers():
     assert "vit_hybrid.modeling" in modules and "vit_hybrid.processor" in modules
     code = f"import sys, {', '.join(modules)}; print('transformers' in sys.modules)"
     assert run_python(code).strip() == "False"
+
+
+def test_no_other_test_imports_transformers():
+    """What the README says: the rest of the suite runs the same without transformers."""
+    importing = {path.name for path in (ROOT / "tests").glob("*.py")
+                 if re.search(r"^\s*(from|import) transformers\b", path.read_text(), re.MULTILINE)}
+    assert importing == {"test_transformers_compat.py"}
