@@ -12,8 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from explain import default_stage
-from explain.rollout import FUSIONS
+from explain import FUSIONS, default_stage
 from explorer import handlers as h
 from explorer.analysis import TOP_K
 from explorer.controls import COLORMAPS, CONTROL_NAMES, MEAN_OF_HEADS

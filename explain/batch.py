@@ -19,9 +19,8 @@ from vit_hybrid import ViTHybridForImageClassification
 from vit_hybrid.geometry import CropGeometry
 
 from .explanation import Explanation, assemble, check_class, method_values, take
-from .methods import DISCARD
 from .passes import ForwardPass
-from .rollout import FUSIONS
+from .rollout import DISCARD, FUSIONS
 
 BATCH_SIZE = 16
 ModelInput = tuple[torch.Tensor, CropGeometry]  # pixel values (1, C, H, W) and where they sit (`model_input`)

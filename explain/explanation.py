@@ -20,9 +20,9 @@ from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 from vit_hybrid.geometry import CropGeometry
 
 from .inputs import MAX_TOKENS, model_input
-from .methods import DISCARD, METHODS, Activations, Gradients
-from .passes import ForwardPass
-from .rollout import FUSIONS
+from .methods import METHODS
+from .passes import Activations, ForwardPass, Gradients
+from .rollout import DISCARD, FUSIONS
 
 
 def take(value: Any, row: int) -> Any:

@@ -11,21 +11,25 @@ logit (`Gradients`), and how one map is read back out of what was stored. A new 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 
 from .cam import gradcam, layercam
+from .passes import Activations, Gradients
 from .rollout import FUSIONS, gradient_rollout, raw_attention, rollout_maps
 
-if TYPE_CHECKING:
-    from .explanation import Explanation
+
+class Context(Protocol):
+    """What reading a map back needs of its explanation: the stages it has maps for, and the
+    fraction of weakest links rollout discarded (an `Explanation` is one)."""
+
+    stages: tuple[str, ...]
+    discard: float
 
 LAYER, STAGE = "layer", "stage"  # what a method's maps vary over
-# Chosen by the evaluation of the bundled model (scripts/evaluate.py, README): rollout with mean
-# fusion discarding 90% of the weakest links localised best on the tuning seed, and Grad-CAM found
-# the object far more often on stage 2 than on stage 3, the map that becomes the tokens.
-DISCARD = 0.9
+# Chosen by the evaluation of the bundled model (scripts/evaluate.py, README): Grad-CAM found the
+# object far more often on stage 2 than on stage 3, the map that becomes the tokens.
 DEFAULT_STAGE = "stage2"
 
 
@@ -48,35 +52,8 @@ class MapChoice:
     class_index: int | None = None
 
 
-@dataclass(frozen=True)
-class Activations:
-    """What one forward pass gives the maps: detached, float32, batch first.
-
-    Attributes:
-        stages: backbone stage name -> its map (B, C, h, w), for the stages that get maps.
-        attentions: one (B, heads, T, T) per encoder layer, post-softmax, token 0 the class token.
-        grid: the token grid (h, w) of this input.
-        fusions, discard: the head fusions rollout is computed for, and the weakest links it drops.
-    """
-
-    stages: dict[str, torch.Tensor]
-    attentions: list[torch.Tensor]
-    grid: tuple[int, int]
-    fusions: tuple[str, ...] = FUSIONS
-    discard: float = DISCARD
-
-
-@dataclass(frozen=True)
-class Gradients:
-    """d (one class logit per image) / d activations: float32, batch first, keyed like `Activations`
-    (the stages may be fewer: only those the backward reached)."""
-
-    stages: dict[str, torch.Tensor]
-    attentions: list[torch.Tensor]
-
-
-Reader = Callable[[Any, MapChoice, "Explanation"], tuple[torch.Tensor, str]]
-Records = Callable[[Any, "Explanation"], Iterator[tuple[torch.Tensor, dict[str, Any]]]]
+Reader = Callable[[Any, MapChoice, Context], tuple[torch.Tensor, str]]
+Records = Callable[[Any, Context], Iterator[tuple[torch.Tensor, dict[str, Any]]]]
 
 
 def _layer(choice: MapChoice, layers: int) -> int:
@@ -86,7 +63,7 @@ def _layer(choice: MapChoice, layers: int) -> int:
     return layer
 
 
-def _stage(choice: MapChoice, value: dict[str, torch.Tensor], explanation: Explanation) -> str:
+def _stage(choice: MapChoice, value: dict[str, torch.Tensor], explanation: Context) -> str:
     stage = choice.stage or default_stage(explanation.stages)
     if stage not in value:
         raise ValueError(f"unknown stage {stage!r}; one of {', '.join(value)}")
@@ -122,7 +99,7 @@ class Method:
     read: Reader | None = None
     records: Records | None = None
 
-    def select(self, value: Any, choice: MapChoice, explanation: Explanation) -> tuple[torch.Tensor, str]:
+    def select(self, value: Any, choice: MapChoice, explanation: Context) -> tuple[torch.Tensor, str]:
         """The chosen map of this method's stored value, and a caption that names it."""
         if self.read is not None:
             return self.read(value, choice, explanation)
@@ -131,7 +108,7 @@ class Method:
             return value[stage], f"{self.title} on {stage}"
         return value, self.title
 
-    def export(self, value: Any, explanation: Explanation) -> Iterator[tuple[torch.Tensor, dict[str, Any]]]:
+    def export(self, value: Any, explanation: Context) -> Iterator[tuple[torch.Tensor, dict[str, Any]]]:
         """Every map of this method's stored value, each with what names it (stage, layer...)."""
         if self.records is not None:
             yield from self.records(value, explanation)
@@ -162,7 +139,7 @@ def _rollouts(activations: Activations, _: Gradients | None) -> dict[str, torch.
     }
 
 
-def _read_rollout(value: dict[str, torch.Tensor], choice: MapChoice, explanation: Explanation) -> tuple[torch.Tensor, str]:
+def _read_rollout(value: dict[str, torch.Tensor], choice: MapChoice, explanation: Context) -> tuple[torch.Tensor, str]:
     if choice.fusion not in value:
         kind = KeyError if choice.fusion in FUSIONS else ValueError  # a fusion not computed yet, or none at all
         raise kind(f"no rollout with {choice.fusion!r} fusion; computed: {', '.join(value)}")
@@ -172,7 +149,7 @@ def _read_rollout(value: dict[str, torch.Tensor], choice: MapChoice, explanation
     return value[choice.fusion][layer - 1], caption
 
 
-def _rollout_records(value: dict[str, torch.Tensor], explanation: Explanation) -> Iterator[tuple[torch.Tensor, dict]]:
+def _rollout_records(value: dict[str, torch.Tensor], explanation: Context) -> Iterator[tuple[torch.Tensor, dict]]:
     for fusion, layers in value.items():
         for layer, values in enumerate(layers, start=1):
             yield values, {"layer": layer, "fusion": fusion, "discard": explanation.discard}
@@ -186,7 +163,7 @@ def _raw_attentions(activations: Activations, _: Gradients | None) -> torch.Tens
     return torch.stack([raw_attention(a, activations.grid) for a in activations.attentions], dim=1)
 
 
-def _read_raw_attention(value: torch.Tensor, choice: MapChoice, _: Explanation) -> tuple[torch.Tensor, str]:
+def _read_raw_attention(value: torch.Tensor, choice: MapChoice, _: Context) -> tuple[torch.Tensor, str]:
     layers, heads = value.shape[:2]
     layer = _layer(choice, layers)
     caption = f"raw attention of the class token, layer {layer}/{layers}"
@@ -197,7 +174,7 @@ def _read_raw_attention(value: torch.Tensor, choice: MapChoice, _: Explanation) 
     return value[layer - 1, choice.head], f"{caption}, head {choice.head + 1}"
 
 
-def _raw_attention_records(value: torch.Tensor, _: Explanation) -> Iterator[tuple[torch.Tensor, dict]]:
+def _raw_attention_records(value: torch.Tensor, _: Context) -> Iterator[tuple[torch.Tensor, dict]]:
     for layer, heads in enumerate(value, start=1):
         yield heads.mean(0), {"layer": layer, "head": "mean"}
 

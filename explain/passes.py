@@ -9,13 +9,40 @@ computed or stored, and the graph is freed with the pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 from vit_hybrid import ViTHybridForImageClassification
 
-from .methods import DISCARD, Activations, Gradients
-from .rollout import FUSIONS
+from .rollout import DISCARD, FUSIONS
+
+
+@dataclass(frozen=True)
+class Activations:
+    """What one forward pass gives the maps: detached, float32, batch first.
+
+    Attributes:
+        stages: backbone stage name -> its map (B, C, h, w), for the stages that get maps.
+        attentions: one (B, heads, T, T) per encoder layer, post-softmax, token 0 the class token.
+        grid: the token grid (h, w) of this input.
+        fusions, discard: the head fusions rollout is computed for, and the weakest links it drops.
+    """
+
+    stages: dict[str, torch.Tensor]
+    attentions: list[torch.Tensor]
+    grid: tuple[int, int]
+    fusions: tuple[str, ...] = FUSIONS
+    discard: float = DISCARD
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """d (one class logit per image) / d activations: float32, batch first, keyed like `Activations`
+    (the stages may be fewer: only those the backward reached)."""
+
+    stages: dict[str, torch.Tensor]
+    attentions: list[torch.Tensor]
 
 
 def _maps_dtype(values: torch.Tensor) -> torch.Tensor:

@@ -16,13 +16,20 @@ import numpy as np
 import PIL.Image
 import torch
 
-from explain import ClassMaps, Explanation, MapChoice, explain_class
-from explain.explanation import Steps, assemble, class_maps, explain_classes
-from explain.inputs import model_input
-from explain.methods import DISCARD
-from explain.overlay import DISPLAY_SIDE
-from explain.render import method_of
-from explain.rollout import FUSIONS
+from explain import (
+    DISCARD,
+    FUSIONS,
+    ClassMaps,
+    Explanation,
+    MapChoice,
+    Steps,
+    assemble,
+    class_maps,
+    explain_class,
+    explain_classes,
+    model_input,
+)
+from explain.draw import DISPLAY_SIDE, method_of
 from vit_hybrid.images import load_image
 
 from .gpu import ZERO_GPU, explain_on_gpu

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from explain.export import explanation_record
+from explain.draw import explanation_record
 
 from .analysis import Analysis
 

@@ -16,7 +16,7 @@ from typing import Any
 import spaces
 import torch
 
-from explain.explanation import Steps
+from explain import Steps
 from vit_hybrid import ViTHybridForImageClassification
 
 ZERO_GPU = spaces.config.Config.zero_gpu  # SPACES_ZERO_GPU, which ZeroGPU hardware sets

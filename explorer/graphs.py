@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from explain.passes import graph_bytes
+from explain import graph_bytes
 from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification
 
 GRAPH_MEMORY = 6 * 2**30  # bytes: nine crop-view graphs of the Hub model, in a 16 GB CPU Space with room to spare

@@ -13,12 +13,20 @@ from typing import Any
 import gradio as gr
 import torch
 
-from explain import METHODS, default_stage
-from explain.methods import STAGE
-from explain.metrics import deletion_insertion
-from explain.overlay import mark_crop, overlay
-from explain.render import GALLERY_SIDE, gallery, is_empty, method_of, percent, render, select_map, target_class
-from explain.rollout import FUSIONS
+from explain import FUSIONS, METHODS, STAGE, default_stage
+from explain.draw import (
+    GALLERY_SIDE,
+    gallery,
+    is_empty,
+    mark_crop,
+    method_of,
+    overlay,
+    percent,
+    render,
+    select_map,
+    target_class,
+)
+from explain.measure import deletion_insertion
 from vit_hybrid.images import ImageError
 
 from .analysis import (

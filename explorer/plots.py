@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from explain.metrics import Faithfulness
+from explain.measure import Faithfulness
 
 
 def faithfulness_figure(result: Faithfulness, title: str = "") -> Figure:

@@ -16,12 +16,8 @@ import gradio as gr
 from gradio import route_utils
 from gradio_client.utils import encode_file_path
 
-from explain import METHODS, MapChoice
-from explain.export import image_record
-from explain.inputs import VIEWS
-from explain.render import select_map
-from explain.sources import classes_named
-from explain.summary import summarise_map
+from explain import METHODS, VIEWS, MapChoice, classes_named
+from explain.draw import image_record, select_map, summarise_map
 from vit_hybrid.images import ImageError
 
 from .analysis import Analysis, add_classes, analyse

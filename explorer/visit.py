@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from explain import ClassMaps, Explanation
-from explain.explanation import merge_maps
+from explain import ClassMaps, Explanation, merge_maps
 
 from .analysis import Analysis
 from .controls import Controls

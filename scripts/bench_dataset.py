@@ -7,7 +7,7 @@ these cores slows the small passes of one at a time most.
     python scripts/bench_dataset.py --skip-ray --hub-images 34
 
 Batching: each repetition draws fresh random 400x500 RGB images, as PNG files in memory, and
-makes their rows as the runner does (`explain.rows.FileExplainer`, a part file of up to 64 images
+makes their rows as the runner does (`explain.dataset.rows.FileExplainer`, a part file of up to 64 images
 at a time: decoding, predictions, every map at its page default for the top class), in an order
 reversed every other repetition:
   - one at a time: --batch-size 1;
@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 from explain.batch import BATCH_SIZE  # noqa: E402
 from explain.dataset import CHUNK  # noqa: E402
-from explain.mapspec import PAGE_DEFAULTS, parse_maps  # noqa: E402
-from explain.rows import FileExplainer, Job  # noqa: E402
-from explain.scenes import TEST_SEED, make_batch  # noqa: E402
+from explain.dataset.mapspec import PAGE_DEFAULTS, parse_maps  # noqa: E402
+from explain.dataset.rows import FileExplainer, Job  # noqa: E402
+from explain.benchmark.scenes import TEST_SEED, make_batch  # noqa: E402
 from explorer.paths import BUNDLED  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
 from vit_hybrid.config import hub_architecture  # noqa: E402

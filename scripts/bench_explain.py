@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from explain import explain
 from explain.cam import gradcam
 from explain.explanation import Explanation, method_values
-from explain.methods import DISCARD
+from explain.rollout import DISCARD
 from explain.passes import ForwardPass
 from explain.rollout import rollout
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor

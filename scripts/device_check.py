@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from explain import explain  # noqa: E402
 from explain.explanation import Steps, method_values  # noqa: E402
 from explain.passes import ForwardPass  # noqa: E402
-from explain.scenes import TEST_SEED, make_batch  # noqa: E402
-from explain.statistics import spearman  # noqa: E402
+from explain.benchmark.scenes import TEST_SEED, make_batch  # noqa: E402
+from explain.measure.statistics import spearman  # noqa: E402
 from explorer.paths import BUNDLED, EXAMPLES  # noqa: E402
 from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
 from vit_hybrid.compile import compile_segments  # noqa: E402

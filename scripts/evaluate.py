@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from explain import Explanation, rollout_maps  # noqa: E402
 from explain.batch import explain_batch  # noqa: E402
 from explain.inputs import model_input  # noqa: E402
-from explain.metrics import energy_inside, pointing_game  # noqa: E402
-from explain.scenes import TEST_SEED, TUNING_SEED, make_scene, region  # noqa: E402
-from explain.statistics import mean_interval, spearman, wilson  # noqa: E402
+from explain.measure.metrics import energy_inside, pointing_game  # noqa: E402
+from explain.benchmark.scenes import TEST_SEED, TUNING_SEED, make_scene, region  # noqa: E402
+from explain.measure.statistics import mean_interval, spearman, wilson  # noqa: E402
 from explorer.paths import BUNDLED  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explain.scenes import CLASSES, EXAMPLES_SEED, make_scene  # noqa: E402
+from explain.benchmark.scenes import CLASSES, EXAMPLES_SEED, make_scene  # noqa: E402
 from explorer.paths import EXAMPLES  # noqa: E402
 
 

@@ -18,7 +18,7 @@ import PIL.Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explain.dataset import main as run  # noqa: E402
-from explain.scenes import TEST_SEED, make_batch  # noqa: E402
+from explain.benchmark.scenes import TEST_SEED, make_batch  # noqa: E402
 from explorer.paths import BUNDLED  # noqa: E402
 from explorer.server import resident_mb  # noqa: E402
 

@@ -6,7 +6,7 @@ Fine-tuning any checkpoint, the Hub's included, on a folder with one sub-folder 
     python scripts/train.py --data my_images/ --init google/vit-hybrid-base-bit-384 --out my-model
 
 The result is saved with save_pretrained, with its processor and label names, so it loads like any
-Hub checkpoint: here and in transformers 4.46.3 alike. The work is `explain.training`'s.
+Hub checkpoint: here and in transformers 4.46.3 alike. The work is `explain.benchmark.training`'s.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explain.scenes import CLASSES, TRAIN_SEED, VALIDATION_SEED, make_batch  # noqa: E402
-from explain.training import fit, folder_images, preprocess, scene_config  # noqa: E402
+from explain.benchmark.scenes import CLASSES, TRAIN_SEED, VALIDATION_SEED, make_batch  # noqa: E402
+from explain.benchmark.training import fit, folder_images, preprocess, scene_config  # noqa: E402
 from vit_hybrid import ViTHybridForImageClassification  # noqa: E402
 from vit_hybrid.processor import processor_or_square, square_processor  # noqa: E402
 

@@ -11,7 +11,7 @@ from helpers import EXAMPLES
 from PIL import Image
 
 from explain import explain
-from explain.export import explanation_record
+from explain.draw.export import explanation_record
 from explorer.paths import BUNDLED_NAME
 from vit_hybrid.images import load_image
 

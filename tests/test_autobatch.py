@@ -12,10 +12,10 @@ import pytest
 import torch
 from helpers import MODELS
 
-import explain.autobatch
-from explain.autobatch import Choice, choose, decide
+import explain.dataset.autobatch
+from explain.dataset.autobatch import Choice, choose, decide
 from explain.dataset import main
-from explain.table import METRICS, read_rows
+from explain.dataset.table import METRICS, read_rows
 
 
 class FakeDevice:
@@ -100,7 +100,7 @@ def one_at_a_time(source, tmp_path_factory) -> list[dict]:
 def test_auto_has_the_rows_of_batch_one_and_says_what_it_chose(source, one_at_a_time, tmp_path, capsys, monkeypatch,
                                                                kept):
     if kept != "measured":  # whichever size the timing keeps, the rows are the same
-        monkeypatch.setattr(explain.autobatch, "choose", min if kept == "one" else max)
+        monkeypatch.setattr(explain.dataset.autobatch, "choose", min if kept == "one" else max)
     rows = run(source, tmp_path / "out")  # auto is the default
     said = re.findall(r"batch size auto: (\d+) \(seconds per image: [\d.e-]+ s at 1, [\d.e-]+ s at 4\)",
                       capsys.readouterr().out)

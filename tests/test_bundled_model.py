@@ -8,9 +8,9 @@ from helpers import BUNDLED, FIXTURES
 from safetensors.torch import load_file
 
 from explain import explain
-from explain.metrics import pointing_game
-from explain.scenes import CLASSES, TEST_SEED, make_batch, make_scene, region
-from explain.training import scene_config, to_pixels
+from explain.measure.metrics import pointing_game
+from explain.benchmark.scenes import CLASSES, TEST_SEED, make_batch, make_scene, region
+from explain.benchmark.training import scene_config, to_pixels
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
 

@@ -23,12 +23,12 @@ from helpers import BUNDLED, EXAMPLES, ROOT, example_folder
 
 from explain import explain, explain_class
 from explain.dataset import main
-from explain.export import explanation_record
-from explain.mapspec import MapSpec, parse_maps
-from explain.metrics import deletion_insertion
-from explain.overlay import overlay
-from explain.scenes import CLASSES, make_scene
-from explain.table import done_paths, part_files, read_rows
+from explain.draw.export import explanation_record
+from explain.dataset.mapspec import MapSpec, parse_maps
+from explain.measure.metrics import deletion_insertion
+from explain.draw.overlay import overlay
+from explain.benchmark.scenes import CLASSES, make_scene
+from explain.dataset.table import done_paths, part_files, read_rows
 from vit_hybrid.images import load_image
 
 MAPS = "rollout,raw_attention:2,gradient_rollout,gradcam:stage1,layercam"

@@ -11,9 +11,9 @@ import torch
 from helpers import BUNDLED, ROOT
 
 from explain import explain, explain_class
-from explain.metrics import energy_inside, pointing_game
-from explain.scenes import TEST_SEED, make_scene, region
-from explain.statistics import mean_interval, spearman, wilson
+from explain.measure.metrics import energy_inside, pointing_game
+from explain.benchmark.scenes import TEST_SEED, make_scene, region
+from explain.measure.statistics import mean_interval, spearman, wilson
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
 

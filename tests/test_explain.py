@@ -11,7 +11,7 @@ import torch
 from helpers import MODELS, load_photo
 
 from explain import explain, explain_class, rollout_maps
-from explain.export import explanation_record
+from explain.draw.export import explanation_record
 from vit_hybrid import ViTHybridForImageClassification
 
 

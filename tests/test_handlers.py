@@ -10,7 +10,7 @@ import torch
 from helpers import BUNDLED, EXAMPLES, MODELS, SHAPES, load_photo
 
 from explain import MapChoice, explain
-from explain.render import percent, render
+from explain.draw.render import percent, render
 from explorer import handlers
 from explorer.controls import Controls
 from explorer.store import ModelStore

@@ -11,7 +11,7 @@ import torch
 from hostile import corpus
 
 from explain import explain
-from explain.export import explanation_record
+from explain.draw.export import explanation_record
 from vit_hybrid.images import ImageError, load_image
 
 CASES = corpus()

@@ -44,9 +44,9 @@ def test_tests_and_scripts_do_not_import_each_other():
 
 
 def test_the_libraries_load_no_gradio():
-    code = ("import sys, vit_hybrid, explain, explain.export, explain.metrics, explain.overlay, explain.render, "
-            "explain.scenes, explain.statistics, explain.training, explain.batch, explain.dataset, explain.raydata, "
-            "explain.report, explain.summary; print(sorted(m for m in sys.modules if "
+    code = ("import sys, vit_hybrid, explain, explain.draw.export, explain.measure.metrics, explain.draw.overlay, explain.draw.render, "
+            "explain.benchmark.scenes, explain.measure.statistics, explain.benchmark.training, explain.batch, explain.dataset, explain.dataset.raydata, "
+            "explain.dataset.report, explain.draw.summary; print(sorted(m for m in sys.modules if "
             "m.split('.')[0] in ('gradio', 'gradio_client', 'explorer', 'app')))")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
     assert run.stdout.strip() == "[]"

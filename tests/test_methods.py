@@ -8,8 +8,8 @@ import torch
 from helpers import load_photo
 
 from explain import METHODS, MapChoice, Method, explain, register
-from explain.export import explanation_record
-from explain.render import percent, select_map
+from explain.draw.export import explanation_record
+from explain.draw.render import percent, select_map
 
 
 def gradient_times_activation(activations, gradients):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from helpers import MODELS
 
-from explain.metrics import deletion_insertion, energy_inside, pointing_game
+from explain.measure.metrics import deletion_insertion, energy_inside, pointing_game
 from vit_hybrid import ViTHybridForImageClassification
 
 

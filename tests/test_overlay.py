@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from explain.overlay import colorize, display_size, heatmap, letterbox, mark_crop, normalize, overlay, place
+from explain.draw.overlay import colorize, display_size, heatmap, letterbox, mark_crop, normalize, overlay, place
 from vit_hybrid import ViTHybridImageProcessor
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explain.metrics import Curve, Faithfulness
+from explain.measure.metrics import Curve, Faithfulness
 from explorer.plots import faithfulness_figure, faithfulness_plot
 
 

@@ -9,8 +9,8 @@ import torch
 from helpers import BUNDLED, example_folder, time_limit
 
 from explain.dataset import main
-from explain.raydata import RUNTIME_ENV
-from explain.table import read_rows
+from explain.dataset.raydata import RUNTIME_ENV
+from explain.dataset.table import read_rows
 
 pytestmark = pytest.mark.slow  # starts a Ray cluster
 MAPS = "rollout,raw_attention:1,gradient_rollout,gradcam:stage3,layercam"

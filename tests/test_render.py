@@ -9,8 +9,8 @@ from helpers import EXAMPLES, load_photo
 from PIL import Image
 
 from explain import explain
-from explain.overlay import DISPLAY_SIDE, overlay
-from explain.render import MapChoice, gallery, percent, render, select_map
+from explain.draw.overlay import DISPLAY_SIDE, overlay
+from explain.draw.render import MapChoice, gallery, percent, render, select_map
 from explorer.analysis import analyse, display_image, ensure_class
 from explorer.store import ServedModel
 

@@ -13,10 +13,10 @@ from browser import ARTIFACTS
 from helpers import BUNDLED, EXAMPLES
 
 from explain.dataset import main as run
-from explain.report import main as write_report
-from explain.report import report
-from explain.scenes import CLASSES, make_scene
-from explain.table import read_rows
+from explain.dataset.report import main as write_report
+from explain.dataset.report import report
+from explain.benchmark.scenes import CLASSES, make_scene
+from explain.dataset.table import read_rows
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.png"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from explain.scenes import CLASSES, MIN_STROKES, NOISE_STD, make_batch, make_scene
+from explain.benchmark.scenes import CLASSES, MIN_STROKES, NOISE_STD, make_batch, make_scene
 
 
 def test_scenes_are_deterministic_from_seed_and_index():

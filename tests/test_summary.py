@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explain.summary import summarise_map
+from explain.draw.summary import summarise_map
 from vit_hybrid.geometry import CropGeometry
 
 

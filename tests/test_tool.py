@@ -15,8 +15,8 @@ from helpers import BUNDLED, EXAMPLES
 from starlette.requests import Request
 
 from explain import MapChoice, explain_class
-from explain.render import select_map
-from explain.summary import summarise_map
+from explain.draw.render import select_map
+from explain.draw.summary import summarise_map
 from explorer.analysis import analyse
 from explorer.downloads import RECORDS
 from explorer.paths import BUNDLED_NAME

@@ -12,6 +12,7 @@ import io
 import os
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -147,3 +148,8 @@ def check_array(image: np.ndarray, max_pixels: int | None = None) -> np.ndarray:
     if low < 0 or high > 255:
         raise ImageError(f"Pixel values must lie in [0, 255]; this array holds values from {low:g} to {high:g}.")
     return array
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every file with an image extension under `folder` (recursively), sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())

@@ -8,21 +8,16 @@ folder), with forward slashes; a listed absolute path outside that folder is its
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path, PurePosixPath
 
-from vit_hybrid.images import IMAGE_EXTENSIONS
+from explain.classes import classes_named
+from vit_hybrid.images import image_files
 
 
 def key_of(path: Path, root: Path) -> str:
     """The key of an image file: its path relative to `root`, or its absolute path outside it."""
     path = Path(os.path.normpath(Path(path).absolute()))  # a listed "a/../b" is "b"
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Every file with an image extension under `folder` (recursively), sorted."""
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
 def list_images(source: Path) -> tuple[Path, list[Path]]:
@@ -36,17 +31,6 @@ def list_images(source: Path) -> tuple[Path, list[Path]]:
         lines = (line.strip() for line in source.read_text(encoding="utf-8").splitlines())
         return source.parent, [source.parent / line for line in lines if line and not line.startswith("#")]
     raise SystemExit(f"{source} is neither a folder of images nor a list file")
-
-
-def _name(text: str) -> str:
-    return re.sub(r"[\s_-]+", " ", text).strip().lower()
-
-
-def classes_named(name: str, id2label: dict[int, str]) -> set[int]:
-    """The classes whose label is `name`, case, spaces, "_" and "-" aside; a label "tabby, tabby
-    cat" answers to either of its names."""
-    wanted = _name(name)
-    return {index for index, label in id2label.items() if wanted in {_name(n) for n in (label, *label.split(","))}}
 
 
 def folder_classes(folders: set[str], id2label: dict[int, str]) -> tuple[dict[str, int], list[str]]:

@@ -2,7 +2,7 @@
 
 Ray lists and reads the files as bytes (`read_binary_files`); an actor pool, one model per actor
 (and a GPU per actor where the cluster has them), decodes them with `load_image` and explains them
-with `explain.rows.FileExplainer`, as the local runner does (an auto batch size is chosen by each
+with `explain.dataset.rows.FileExplainer`, as the local runner does (an auto batch size is chosen by each
 actor on its first batch); Ray writes the rows as Parquet under OUT/rows/ in the same schema.
 The model travels once through Ray's object store, and this package's code with the job
 (`RUNTIME_ENV`), so the cluster's nodes need only its dependencies. Paths (the images, OUT) must
@@ -26,7 +26,7 @@ from .table import ROWS, to_table
 
 # this package's code, shipped to the workers of a Ray this module starts (a Ray started by its caller
 # needs the same, or the packages installed on its nodes)
-RUNTIME_ENV = {"py_modules": [str(Path(vit_hybrid.__file__).parent), str(Path(__file__).parent)]}
+RUNTIME_ENV = {"py_modules": [str(Path(vit_hybrid.__file__).parent), str(Path(__file__).parents[1])]}  # vit_hybrid, explain
 
 
 class Explainer:

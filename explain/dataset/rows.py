@@ -1,6 +1,6 @@
 """The work of a dataset run on a group of image files, the same on one machine and in a Ray actor:
 decode each file with `load_image`, explain the group with the batched core, and make one row
-per file (`explain.table`), with the metrics and overlays asked for. The batch size is given, or
+per file (`explain.dataset.table`), with the metrics and overlays asked for. The batch size is given, or
 chosen by timing in each process (`FileExplainer`).
 """
 
@@ -16,18 +16,18 @@ import numpy as np
 import PIL.Image
 import torch
 
+from explain.batch import BATCH_SIZE, ModelInput, explain_batch, same_size_batches
+from explain.draw.export import image_record, map_record
+from explain.draw.overlay import display_picture, display_size, overlay, place
+from explain.explanation import Explanation
+from explain.inputs import MAX_TOKENS, model_input
+from explain.measure.metrics import Curve, deletion_insertion, energy_inside, pointing_game
+from explain.methods import METHODS
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 from vit_hybrid.images import ImageError, load_image
 
 from .autobatch import decide
-from .batch import BATCH_SIZE, ModelInput, explain_batch, same_size_batches
-from .explanation import Explanation
-from .export import image_record, map_record
-from .inputs import MAX_TOKENS, model_input
 from .mapspec import MapSpec
-from .methods import METHODS
-from .metrics import Curve, deletion_insertion, energy_inside, pointing_game
-from .overlay import display_picture, display_size, overlay, place
 from .sources import folder_of, mask_path, safe_relative
 
 
@@ -174,7 +174,7 @@ class FileExplainer:
     With `job.batch_size` None (auto), the first group decides the batch size for itself and every
     later group: its largest set of same-size inputs is explained at batch 1 and at
     `explain.batch.BATCH_SIZE` (or that set's size, when smaller) alternately and timed
-    (`explain.autobatch`), the rows those passes made are kept (an image explained twice, when the
+    (`explain.dataset.autobatch`), the rows those passes made are kept (an image explained twice, when the
     set is too small for the passes, keeps its first row), and `report` is told the choice.
     """
 

@@ -3,7 +3,7 @@
 
 A method's name alone is its map as the page first shows it (the last layer; mean fusion and
 mean of heads; the default stage); after a colon, a layer (1-based) for a layered method or a
-stage for a staged one. The map is read back with the JSON form's names (`explain.export`), so a
+stage for a staged one. The map is read back with the JSON form's names (`explain.draw.export`), so a
 dataset's maps are named exactly as the page's downloads name them.
 """
 
@@ -14,10 +14,9 @@ from typing import Any
 
 import torch
 
+from explain.explanation import Explanation
+from explain.methods import LAYER, METHODS, STAGE, default_stage
 from vit_hybrid import ViTHybridConfig
-
-from .explanation import Explanation
-from .methods import LAYER, METHODS, STAGE, default_stage
 
 PAGE_DEFAULTS = ",".join(METHODS)  # every method at the page's default
 

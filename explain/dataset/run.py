@@ -5,7 +5,7 @@
         --maps rollout,gradcam:stage2 --faithfulness --masks masks/ --overlays
     python -m explain.dataset photos/ --out run/ --model assets/model --ray auto   # on a Ray cluster
 
-Rows go to OUT/rows/*.parquet (`explain.table`), one per image file; files that cannot be decoded
+Rows go to OUT/rows/*.parquet (`explain.dataset.table`), one per image file; files that cannot be decoded
 get a row with `load_image`'s message and no maps. OUT/manifest.json records the model and the
 options: run the same command again to resume (also after a kill: done images are skipped); other
 options are refused. `python -m explain.report OUT` draws the report of a finished run.
@@ -21,14 +21,14 @@ from typing import Any
 
 import torch
 
+from explain.batch import BATCH_SIZE
+from explain.inputs import VIEWS
+from explain.rollout import DISCARD
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 from vit_hybrid.processor import processor_or_square
 
 from . import manifest
-from .batch import BATCH_SIZE
-from .inputs import VIEWS
 from .mapspec import PAGE_DEFAULTS, parse_maps
-from .methods import DISCARD
 from .sources import folder_classes, folder_of, key_of, list_images
 
 try:
@@ -43,7 +43,7 @@ CHUNK = 64  # images decoded, explained and written together (one part file)
 
 
 def batch_size(text: str) -> int | None:
-    """--batch-size: "auto" (None: chosen by timing, `explain.rows.FileExplainer`) or a number of at least 1."""
+    """--batch-size: "auto" (None: chosen by timing, `explain.dataset.rows.FileExplainer`) or a number of at least 1."""
     if text == "auto":
         return None
     if not text.isdigit() or int(text) < 1:
@@ -180,7 +180,3 @@ def report_failures(out: Path) -> None:
     print(f"{out}: {rows.num_rows - len(failed)} images explained, {len(failed)} could not be", flush=True)
     for path, error in failed:
         print(f"  {path}: {error}")
-
-
-if __name__ == "__main__":
-    main()

@@ -13,9 +13,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from vit_hybrid import BitConfig, ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid.images import image_files
 
 from .scenes import CLASSES
-from .sources import image_files
 
 
 def scene_config(size: int, width: int = 1) -> ViTHybridConfig:

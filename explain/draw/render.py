@@ -14,8 +14,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from .explanation import Explanation
-from .methods import LAYER, METHODS, STAGE, MapChoice, Method
+from explain.explanation import Explanation
+from explain.methods import LAYER, METHODS, STAGE, MapChoice, Method
+
 from .overlay import DISPLAY_SIDE, overlay
 
 GALLERY_SIDE = 256  # the gallery's thumbnails are drawn at most this large

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from .explanation import Explanation
-from .methods import METHODS
+from explain.explanation import Explanation
+from explain.methods import METHODS
 
 FORMAT = 2  # 2: methods named rollout, raw_attention, gradient_rollout, gradcam, layercam (1 had "attention")
 
