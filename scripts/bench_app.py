@@ -1,7 +1,7 @@
 """Times the running app's upload stream against the model work it cannot avoid, in one process.
 
-    python scripts/bench_app.py                # Hub architecture (random weights), 5 repetitions
-    python scripts/bench_app.py --reps 7 --skip-browser --skip-start
+    python -m scripts.bench_app                # Hub architecture (random weights), 5 repetitions
+    python -m scripts.bench_app --reps 7 --skip-browser --skip-start
 
 The page is served in this process (`app.build`, as `python app.py --model <folder>` builds it) on
 127.0.0.1 and driven by gradio_client as a visitor's browser drives it: each repetition is a new
@@ -43,20 +43,18 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from gradio_client import Client, handle_file
 
-import torch  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
-
-from explain.inputs import model_input  # noqa: E402
-from explorer.analysis import SCHEDULER  # noqa: E402
-from explorer.paths import BUNDLED_NAME, EXAMPLES, ROOT  # noqa: E402
-from explorer.scheduler import FIRST  # noqa: E402
-from explorer.server import CHROMIUM_FLAGS, free_port, offline_env, open_page, wait_until_up  # noqa: E402
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
-from vit_hybrid.config import hub_architecture  # noqa: E402
-from vit_hybrid.images import load_image  # noqa: E402
-from vit_hybrid.processor import square_processor  # noqa: E402
+from explain.inputs import model_input
+from explorer.analysis import SCHEDULER
+from explorer.paths import BUNDLED_NAME, EXAMPLES, ROOT
+from explorer.scheduler import FIRST
+from explorer.server import CHROMIUM_FLAGS, free_port, offline_env, open_page, wait_until_up
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid.config import hub_architecture
+from vit_hybrid.images import load_image
+from vit_hybrid.processor import square_processor
 
 PHOTO = EXAMPLES / "chelsea.png"
 CONTROLS = ["rollout", 12, -1, "mean", "stage2", None, "inferno", 0.6]  # method ... opacity, as the page starts

@@ -1,7 +1,7 @@
 """Many visitors at once: how long each waits for their first picture and their last class.
 
-    python scripts/bench_crowd.py                 # Hub architecture (random weights), N = 1, 2, 4, 8
-    python scripts/bench_crowd.py --crowds 1 4 --skip-browser --skip-memory
+    python -m scripts.bench_crowd                 # Hub architecture (random weights), N = 1, 2, 4, 8
+    python -m scripts.bench_crowd --crowds 1 4 --skip-browser --skip-memory
 
 The page is served in this process (`app.build`, warmed up, as `python app.py --model <folder>`)
 on 127.0.0.1. For each N, N gradio_client visitors, each with a photo of its own, are released by
@@ -26,26 +26,23 @@ import json
 import multiprocessing
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from gradio_client import Client, handle_file
 
-import torch  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
-
-import app  # noqa: E402
-from explain.inputs import model_input  # noqa: E402
-from explorer.analysis import GRAPHS, SCHEDULER  # noqa: E402
-from explorer.graphs import estimate, per_token_bytes, tokens_of  # noqa: E402
-from explorer.paths import EXAMPLES  # noqa: E402
-from explorer.server import CHROMIUM_FLAGS, free_port, open_page, resident_mb  # noqa: E402
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
-from vit_hybrid.config import hub_architecture  # noqa: E402
-from vit_hybrid.images import load_image  # noqa: E402
-from vit_hybrid.processor import square_processor  # noqa: E402
+import app
+from explain.inputs import model_input
+from explorer.analysis import GRAPHS, SCHEDULER
+from explorer.graphs import estimate, per_token_bytes, tokens_of
+from explorer.paths import EXAMPLES
+from explorer.server import CHROMIUM_FLAGS, free_port, open_page, resident_mb
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid.config import hub_architecture
+from vit_hybrid.images import load_image
+from vit_hybrid.processor import square_processor
 
 PHOTOS = [p for p in sorted(EXAMPLES.iterdir()) if p.suffix in {".jpg", ".png"} and not p.name.startswith("scene")]
 CONTROLS = ["rollout", 12, -1, "mean", "stage2", None, "inferno", 0.6]  # method ... opacity, as the page starts

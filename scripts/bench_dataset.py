@@ -3,8 +3,8 @@ by timing (auto), and the dataset runner on Ray Data against the same runner on 
 Every figure has the 1-minute load average (`os.getloadavg`) at its end beside it: other work on
 these cores slows the small passes of one at a time most.
 
-    python scripts/bench_dataset.py                 # both models, then Ray
-    python scripts/bench_dataset.py --skip-ray --hub-images 34
+    python -m scripts.bench_dataset                 # both models, then Ray
+    python -m scripts.bench_dataset --skip-ray --hub-images 34
 
 Batching: each repetition draws fresh random 400x500 RGB images, as PNG files in memory, and
 makes their rows as the runner does (`explain.dataset.rows.FileExplainer`, a part file of up to 64 images
@@ -41,18 +41,17 @@ import numpy as np
 import PIL.Image
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from explain.batch import BATCH_SIZE
+from explain.benchmark.scenes import TEST_SEED, make_batch
+from explain.dataset.mapspec import PAGE_DEFAULTS, parse_maps
+from explain.dataset.rows import FileExplainer, Job
+from explain.dataset.run import CHUNK
+from explorer.paths import BUNDLED
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid.config import hub_architecture
+from vit_hybrid.processor import square_processor
 
-from explain.batch import BATCH_SIZE  # noqa: E402
-from explain.dataset import CHUNK  # noqa: E402
-from explain.dataset.mapspec import PAGE_DEFAULTS, parse_maps  # noqa: E402
-from explain.dataset.rows import FileExplainer, Job  # noqa: E402
-from explain.benchmark.scenes import TEST_SEED, make_batch  # noqa: E402
-from explorer.paths import BUNDLED  # noqa: E402
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
-from vit_hybrid.config import hub_architecture  # noqa: E402
-from vit_hybrid.processor import square_processor  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 Run = tuple[float, float]  # seconds, and the 1-minute load average at its end
 

@@ -1,7 +1,7 @@
 """Times one full explanation against the work it cannot avoid, and against the common way.
 
 Run in the main environment (torch, numpy, pillow, matplotlib; no transformers needed):
-    python scripts/bench_explain.py [--reps 7]
+    python -m scripts.bench_explain [--reps 7]
 
 Hub architecture (google/vit-hybrid-base-bit-384) at 384x384, random weights, float32, the
 processor resizing the shortest edge to 384 and centre-cropping 384. Our model has
@@ -31,25 +31,19 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from explain import explain
 from explain.cam import gradcam
 from explain.explanation import Explanation, method_values
-from explain.rollout import DISCARD
 from explain.passes import ForwardPass
-from explain.rollout import rollout
+from explain.rollout import DISCARD, rollout
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 from vit_hybrid.config import hub_architecture
 from vit_hybrid.processor import square_processor

@@ -1,7 +1,7 @@
 """Times our forward against the reference's (transformers 4.46.3) in one process.
 
 Run in the reference virtualenv (it has transformers; our package needs only torch & co):
-    py=$(scripts/reference-venv.sh) && "$py" scripts/bench_model.py
+    py=$(scripts/reference-venv.sh) && "$py" -m scripts.bench_model
 
 Hub architecture (google/vit-hybrid-base-bit-384) at 384x384, random weights, float32. The reference
 model is saved with its own save_pretrained and loaded with our from_pretrained: the code path the
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -23,17 +22,16 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from transformers import BitConfig  # noqa: E402
-from transformers import ViTHybridConfig as RefConfig  # noqa: E402
-from transformers import ViTHybridForImageClassification as RefModel  # noqa: E402
-
-from vit_hybrid import ViTHybridForImageClassification  # noqa: E402
+from vit_hybrid import ViTHybridForImageClassification
 
 
 def hub_models(folder: Path) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
-    """Reference (fused default), reference (eager), ours: the same random Hub-architecture weights."""
+    """Reference (fused default), reference (eager), ours: the same random Hub-architecture weights.
+    (transformers is imported here, after the arguments are read: `--help` needs no reference.)"""
+    from transformers import BitConfig
+    from transformers import ViTHybridConfig as RefConfig
+    from transformers import ViTHybridForImageClassification as RefModel
+
     backbone = BitConfig(
         global_padding="same", layer_type="bottleneck", depths=(3, 4, 9), out_features=["stage3"],
         embedding_dynamic_padding=True,

@@ -1,8 +1,8 @@
 """Checks the model and its explanations on a CUDA GPU against the CPU, and times them against the
 targets of "fast on a GPU", in one command (about 5 minutes on one H200, compiling included).
 
-    python scripts/device_check.py --out results/    # on a machine with a CUDA GPU (timm optional)
-    python scripts/device_check.py --smoke           # every step on the CPU at toy sizes: the script runs
+    python -m scripts.device_check --out results/    # on a machine with a CUDA GPU (timm optional)
+    python -m scripts.device_check --smoke           # every step on the CPU at toy sizes: the script runs
 
 Random weights of the Hub architecture (google/vit-hybrid-base-bit-384) unless said otherwise:
 1. agreement: float32 CUDA (TF32 off) against the CPU: logits, attentions, hidden states, every map;
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -33,19 +32,17 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from explain import explain  # noqa: E402
-from explain.explanation import Steps, method_values  # noqa: E402
-from explain.passes import ForwardPass  # noqa: E402
-from explain.benchmark.scenes import TEST_SEED, make_batch  # noqa: E402
-from explain.measure.statistics import spearman  # noqa: E402
-from explorer.paths import BUNDLED, EXAMPLES  # noqa: E402
-from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
-from vit_hybrid.compile import compile_segments  # noqa: E402
-from vit_hybrid.config import hub_architecture  # noqa: E402
-from vit_hybrid.images import load_image  # noqa: E402
-from vit_hybrid.processor import square_processor  # noqa: E402
+from explain import explain
+from explain.benchmark.scenes import TEST_SEED, make_batch
+from explain.explanation import Steps, method_values
+from explain.measure.statistics import spearman
+from explain.passes import ForwardPass
+from explorer.paths import BUNDLED, EXAMPLES
+from vit_hybrid import ViTHybridConfig, ViTHybridForImageClassification, ViTHybridImageProcessor
+from vit_hybrid.compile import compile_segments
+from vit_hybrid.config import hub_architecture
+from vit_hybrid.images import load_image
+from vit_hybrid.processor import square_processor
 
 TARGETS = {"top class, batch 1 (ms)": 10.0, "app settings, batch 1 (ms)": 30.0,
            "batched top-class explanations (images/s)": 600.0}

@@ -1,7 +1,7 @@
 """Evaluates a scene model and its explanations on freshly generated scenes, with 95% intervals.
 
-    python scripts/evaluate.py                 # the bundled model, 2,000 scenes of the test seed
-    python scripts/evaluate.py --choose-rollout  # pick rollout's fusion and discard on the tuning seed
+    python -m scripts.evaluate                 # the bundled model, 2,000 scenes of the test seed
+    python -m scripts.evaluate --choose-rollout  # pick rollout's fusion and discard on the tuning seed
 
 Reports accuracy; for every method (rollout, gradient-weighted rollout, and Grad-CAM and LayerCAM on
 every backbone stage) the pointing-game hit rate (the map's peak inside the object's filled
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,16 +22,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from explain import Explanation, rollout_maps  # noqa: E402
-from explain.batch import explain_batch  # noqa: E402
-from explain.inputs import model_input  # noqa: E402
-from explain.measure.metrics import energy_inside, pointing_game  # noqa: E402
-from explain.benchmark.scenes import TEST_SEED, TUNING_SEED, make_scene, region  # noqa: E402
-from explain.measure.statistics import mean_interval, spearman, wilson  # noqa: E402
-from explorer.paths import BUNDLED  # noqa: E402
-from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor  # noqa: E402
+from explain import Explanation, rollout_maps
+from explain.batch import explain_batch
+from explain.benchmark.scenes import TEST_SEED, TUNING_SEED, make_scene, region
+from explain.inputs import model_input
+from explain.measure.metrics import energy_inside, pointing_game
+from explain.measure.statistics import mean_interval, spearman, wilson
+from explorer.paths import BUNDLED
+from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
 BATCH = 32  # scenes explained together (the batched core: one forward and one backward per batch)
 

@@ -1,24 +1,22 @@
 """Writes the generated-scene examples of the app (assets/examples/scene-*.png).
 
-    python scripts/make_examples.py
+    python -m scripts.make_examples
 
 Seed 5 is used by nothing else: training used 1, its validation 2, tuning 3, evaluation 4.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import argparse
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from explain.benchmark.scenes import CLASSES, EXAMPLES_SEED, make_scene  # noqa: E402
-from explorer.paths import EXAMPLES  # noqa: E402
+from explain.benchmark.scenes import CLASSES, EXAMPLES_SEED, make_scene
+from explorer.paths import EXAMPLES
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     wanted = {"star", "cross", "ring"}
     for index in range(100):
         scene = make_scene(EXAMPLES_SEED, index)

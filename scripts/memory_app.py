@@ -1,9 +1,9 @@
 """Does the page's memory stay flat under a long API load? Resident memory after each round of
 requests, and what still grows.
 
-    python scripts/memory_app.py               # 5 rounds of 1,000 /explain requests from 8 clients, bundled model
-    python scripts/memory_app.py --trace       # the same, naming what grows (resident figures then include tracemalloc's)
-    python scripts/memory_app.py --rounds 3 --requests 200
+    python -m scripts.memory_app               # 5 rounds of 1,000 /explain requests from 8 clients, bundled model
+    python -m scripts.memory_app --trace       # the same, naming what grows (resident figures then include tracemalloc's)
+    python -m scripts.memory_app --rounds 3 --requests 200
 
 The page is served in this process (`app.build`, warmed up, as `python app.py` serves the bundled
 model offline). Each round, 8 clients, each in a process of its own, send their share of the
@@ -26,12 +26,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gradio_client import Client, handle_file
 
-from gradio_client import Client, handle_file  # noqa: E402
-
-from explorer.paths import BUNDLED_NAME, EXAMPLES  # noqa: E402
-from explorer.server import free_port, resident_mb  # noqa: E402
+from explorer.paths import BUNDLED_NAME, EXAMPLES
+from explorer.server import free_port, resident_mb
 
 GOOD = sorted(p for p in EXAMPLES.iterdir() if p.suffix in {".jpg", ".png"})
 PER_ROUND_MB = 10

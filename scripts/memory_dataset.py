@@ -2,7 +2,7 @@
 (bundled model, every map at its page default, no metrics), measured in the same process after the
 200th and the 2,000th image. Exits with 1 when it grew by more than the allowed amount.
 
-    python scripts/memory_dataset.py                  # --scenes 2000 --allowed-mb 150
+    python -m scripts.memory_dataset                  # --scenes 2000 --allowed-mb 150
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from pathlib import Path
 
 import PIL.Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from explain.dataset import main as run  # noqa: E402
-from explain.benchmark.scenes import TEST_SEED, make_batch  # noqa: E402
-from explorer.paths import BUNDLED  # noqa: E402
-from explorer.server import resident_mb  # noqa: E402
+from explain.benchmark.scenes import TEST_SEED, make_batch
+from explain.dataset import main as run
+from explorer.paths import BUNDLED
+from explorer.server import resident_mb
 
 CHUNK = 40  # a part file every 40 images, so that memory is read after exactly the 200th
 

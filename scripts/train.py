@@ -1,9 +1,9 @@
 """Trains a ViT-Hybrid image classifier on generated shape scenes or on a folder of images.
 
 From scratch (the bundled model):
-    python scripts/train.py --out assets/model
+    python -m scripts.train --out assets/model
 Fine-tuning any checkpoint, the Hub's included, on a folder with one sub-folder per class:
-    python scripts/train.py --data my_images/ --init google/vit-hybrid-base-bit-384 --out my-model
+    python -m scripts.train --data my_images/ --init google/vit-hybrid-base-bit-384 --out my-model
 
 The result is saved with save_pretrained, with its processor and label names, so it loads like any
 Hub checkpoint: here and in transformers 4.46.3 alike. The work is `explain.benchmark.training`'s.
@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from explain.benchmark.scenes import CLASSES, TRAIN_SEED, VALIDATION_SEED, make_batch  # noqa: E402
-from explain.benchmark.training import fit, folder_images, preprocess, scene_config  # noqa: E402
-from vit_hybrid import ViTHybridForImageClassification  # noqa: E402
-from vit_hybrid.processor import processor_or_square, square_processor  # noqa: E402
+from explain.benchmark.scenes import CLASSES, TRAIN_SEED, VALIDATION_SEED, make_batch
+from explain.benchmark.training import fit, folder_images, preprocess, scene_config
+from vit_hybrid import ViTHybridForImageClassification
+from vit_hybrid.processor import processor_or_square, square_processor
 
 
 def main(argv: list[str] | None = None) -> None:

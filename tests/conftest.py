@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from browser import chromium_path
-from helpers import BUNDLED, MODELS
 
 from explorer.server import CHROMIUM_FLAGS, offline_env, running_app
+from tests.browser import chromium_path
+from tests.helpers import BUNDLED, MODELS
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 
 

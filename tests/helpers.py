@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hostile import write_corpus
 from PIL import Image
 from safetensors.torch import load_file
 
 from explorer.paths import BUNDLED, EXAMPLES, ROOT
+from tests.hostile import write_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODELS = FIXTURES / "models"

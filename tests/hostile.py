@@ -1,7 +1,7 @@
 """A corpus of hostile and odd uploads, generated (never downloaded): each case is a file name, its
 bytes, and either the message its refusal must contain or a check of the decoded picture.
 
-    python tests/hostile.py OUT_DIR     # writes the corpus, to try it by hand in the page
+    python -m tests.hostile OUT_DIR     # writes the corpus, to try it by hand in the page
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # when run as a script
-
-from explorer.paths import EXAMPLES  # noqa: E402
+from explorer.paths import EXAMPLES
 
 
 @dataclass(frozen=True)

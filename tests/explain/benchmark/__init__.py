@@ -1,0 +1,1 @@
+"""The shape-scene benchmark and the bundled model."""

@@ -1,0 +1,1 @@
+"""The model package: configs, model, processor, checkpoints, transformers' API."""
