@@ -91,6 +91,9 @@ class ViTHybridPreTrainedModel(PreTrainedModel):
     base_model_prefix = "vit"
     main_input_name = "pixel_values"
     _supports_sdpa = True  # our attention runs PyTorch's fused kernel unless attentions are asked for
+    # transformers' switch sets our modules' `gradient_checkpointing` and `_gradient_checkpointing_func`
+    # (vit_hybrid.checkpointing): Trainer(gradient_checkpointing=True) checkpoints layers and blocks.
+    supports_gradient_checkpointing = True
 
     get_head_mask = native.ViTHybridPreTrainedModel.get_head_mask
 

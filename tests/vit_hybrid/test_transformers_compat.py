@@ -127,18 +127,25 @@ def test_trainer_trains_and_its_checkpoint_loads_here(compat, tmp_path):
 
     folder = tmp_path / "start"
     ViTHybridForImageClassification(tiny_config()).save_pretrained(folder)
-    model = AutoModelForImageClassification.from_pretrained(folder)
     generator = torch.Generator().manual_seed(0)
     data = [{"pixel_values": torch.randn(3, 64, 64, generator=generator), "labels": i % 10} for i in range(8)]
-    args = TrainingArguments(output_dir=str(tmp_path / "run"), max_steps=3, per_device_train_batch_size=4,
-                             learning_rate=1e-3, logging_steps=1, save_strategy="steps", save_steps=3,
-                             report_to="none", use_cpu=True, disable_tqdm=True, dataloader_num_workers=0, seed=0)
-    trainer = Trainer(model=model, args=args, train_dataset=data)
-    trainer.train()
+    runs = {}
+    for checkpointing in (False, True):  # Trainer's gradient_checkpointing: our checkpointing, the same losses
+        model = AutoModelForImageClassification.from_pretrained(folder)
+        args = TrainingArguments(output_dir=str(tmp_path / f"run{int(checkpointing)}"), max_steps=3,
+                                 per_device_train_batch_size=4, learning_rate=1e-3, logging_steps=1,
+                                 save_strategy="steps", save_steps=3, report_to="none", use_cpu=True,
+                                 disable_tqdm=True, dataloader_num_workers=0, seed=0,
+                                 gradient_checkpointing=checkpointing)
+        trainer = Trainer(model=model, args=args, train_dataset=data)
+        trainer.train()
+        assert trainer.model.is_gradient_checkpointing == checkpointing
+        runs[checkpointing] = trainer, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    trainer, losses = runs[False]
     assert len(losses) == 3 and all(math.isfinite(loss) for loss in losses)
-    trained = ViTHybridForImageClassification.from_pretrained(tmp_path / "run" / "checkpoint-3").eval()
+    assert runs[True][1] == pytest.approx(losses, rel=1e-5)
+    trained = ViTHybridForImageClassification.from_pretrained(tmp_path / "run0" / "checkpoint-3").eval()
     untrained = ViTHybridForImageClassification.from_pretrained(folder).eval()
     pixels = torch.stack([item["pixel_values"] for item in data[:2]])
     with torch.no_grad():
