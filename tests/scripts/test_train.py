@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # trains models
 
 def main(args: list[str]) -> None:
     """Runs the training command, as a user would."""
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args], check=True, cwd=ROOT, timeout=600)
+    subprocess.run([sys.executable, "-m", "scripts.train", *args], check=True, cwd=ROOT, timeout=600)
 
 
 def test_scenes_from_scratch(tmp_path):
