@@ -6,7 +6,8 @@ Starts the real app (`python app.py`) offline on 127.0.0.1, so on the bundled mo
 bounded wait; opens it in Debian's Chromium through Playwright; uploads an example image; waits
 until the status line says "Explained with" and the map is shown; and saves the top of the page,
 down to the predictions and the status line under them (at most --height pixels), as a PNG,
-quantised with Pillow when that is what keeps it under --max-kb. Needs Playwright and /usr/bin/chromium (or --chromium).
+quantised with Pillow when that is what keeps it under --max-kb. Needs Playwright and Debian's
+chromium (/usr/bin/chromium, or --chromium).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from explorer.paths import EXAMPLES
 from explorer.server import CHROMIUM_FLAGS, offline_env, running_app
 
 WAIT_S = 120  # for the app to answer, and then for the upload's stream to end
+EXPLAINED = "() => (document.querySelector('#status')?.innerText || '').includes('Explained with')"
+MAP_SHOWN = "() => { const i = document.querySelector('#overlay img'); return i && i.complete && i.naturalWidth > 0; }"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,10 +66,8 @@ def screenshot(image: Path, width: int, height: int, chromium: str) -> bytes:
                 page.set_default_timeout(WAIT_S * 1000)
                 page.goto(url, wait_until="domcontentloaded")
                 page.locator("#image input[type=file]").set_input_files(str(image))
-                page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Explained with')")
-                page.wait_for_function(
-                    "() => { const i = document.querySelector('#overlay img'); return i && i.complete && i.naturalWidth > 0; }"
-                )
+                page.wait_for_function(EXPLAINED)
+                page.wait_for_function(MAP_SHOWN)
                 page.evaluate("() => window.scrollTo(0, 0)")
                 status = page.locator("#status").bounding_box()
                 bottom = min(height, round(status["y"] + status["height"]) + 16) if status else height
