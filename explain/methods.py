@@ -28,7 +28,7 @@ class Context(Protocol):
     discard: float
 
 LAYER, STAGE = "layer", "stage"  # what a method's maps vary over
-# Chosen by the evaluation of the bundled model (scripts/evaluate.py, README): Grad-CAM found the
+# Chosen by the evaluation of the bundled model (python -m scripts.evaluate, docs/benchmark.md): Grad-CAM found the
 # object far more often on stage 2 than on stage 3, the map that becomes the tokens.
 DEFAULT_STAGE = "stage2"
 

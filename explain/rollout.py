@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 FUSIONS = ("mean", "max", "min")
-# Chosen by the evaluation of the bundled model (scripts/evaluate.py, README): rollout with mean
+# Chosen by the evaluation of the bundled model (python -m scripts.evaluate, docs/benchmark.md): rollout with mean
 # fusion discarding 90% of the weakest links localised best on the tuning seed.
 DISCARD = 0.9
 

@@ -368,7 +368,7 @@ def on_measure(store: ModelStore, state: Visit | None, controls: Controls,
 
 
 def on_explain(store: ModelStore, image: str | None, model: str, view: str) -> Updates:
-    """The API: predictions and every map of an image, in the documented JSON form (README)."""
+    """The API: predictions and every map of an image, in the documented JSON form (docs/explanations.md)."""
     if image is None:
         raise gr.Error("No image was given.")
     try:

@@ -6,9 +6,9 @@ bytes, and either the message its refusal must contain or a check of the decoded
 
 from __future__ import annotations
 
+import argparse
 import io
 import struct
-import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,4 +132,6 @@ def write_corpus(out: Path) -> dict[str, str | None]:
 
 
 if __name__ == "__main__":
-    write_corpus(Path(sys.argv[1]))
+    parser = argparse.ArgumentParser(prog="python -m tests.hostile", description="Writes the hostile upload corpus.")
+    parser.add_argument("out", type=Path, help="the folder to write it into")
+    write_corpus(parser.parse_args().out)

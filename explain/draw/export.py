@@ -1,4 +1,4 @@
-"""The documented JSON form of maps and explanations (README, "JSON form"), driven by the method
+"""The documented JSON form of maps and explanations (docs/explanations.md, "JSON form"), driven by the method
 registry: every registered method's maps are exported under its name.
 
 A map record: {"method", "grid": [h, w], "values": h rows of w floats (as computed, not

@@ -144,7 +144,7 @@ def test_kept_passes_stay_within_their_bound_in_bytes():
 def test_the_estimate_matches_the_measured_graph():
     """The kept pass's bytes: attention probabilities (layers x heads x tokens², 4 bytes) plus a part
     per token measured at half the model's size; at its size and above, the estimate is within 5%
-    of the measure (1% on the Hub architecture, README)."""
+    of the measure (1% on the Hub architecture, docs/app.md)."""
     import torch
 
     from explain.passes import graph_bytes

@@ -182,7 +182,7 @@ def test_import_vit_hybrid_never_imports_transformers():
 
 
 def test_no_other_test_imports_transformers():
-    """What the README says: the rest of the suite runs the same without transformers."""
+    """What docs/development.md says: the rest of the suite runs the same without transformers."""
     importing = {path.relative_to(ROOT).as_posix() for path in (ROOT / "tests").rglob("*.py")
                  if re.search(r"^\s*(from|import) transformers\b", path.read_text(), re.MULTILINE)}
     assert importing == {"tests/vit_hybrid/test_transformers_compat.py", "tests/fixtures/make_model_fixtures.py",
