@@ -1,5 +1,5 @@
 """Training a ViT-Hybrid classifier on generated shape scenes or on a folder of images: the scene
-model's architecture, the data, and the loop that `scripts/train.py` runs."""
+model's architecture, the data, and the loop that `python -m scripts.train` runs."""
 
 from __future__ import annotations
 
