@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import ViTHybridConfig
 from .files import SAFE_WEIGHTS_NAME, WEIGHT_NAMES, WEIGHTS_NAME
-from .resolve import CheckpointError, resolve_first
+from .resolve import HUB_OPTIONS, CheckpointError, resolve_first
 
 logger = logging.getLogger("vit_hybrid")
 
@@ -121,12 +121,6 @@ def load_model(
     output_loading_info: bool = False,
     use_safetensors: bool | None = None,
     attn_implementation: str | None = None,
-    revision: str | None = None,
-    token: str | bool | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    local_files_only: bool = False,
-    force_download: bool = False,
-    subfolder: str = "",
     torch_dtype: torch.dtype | None = None,
     add_pooling_layer: bool | None = None,
     use_mask_token: bool | None = None,
@@ -144,8 +138,8 @@ def load_model(
         use_safetensors: True reads model.safetensors only, False pytorch_model.bin only; None
             tries them in that order.
         attn_implementation: "sdpa" (the fused kernel where it can; the default) or "eager".
-        revision, token, cache_dir, local_files_only, force_download, subfolder: where the files
-            are (huggingface_hub also honours HF_HUB_OFFLINE and the shared cache).
+        revision, token, cache_dir, local_files_only, force_download, subfolder (`HUB_OPTIONS`):
+            where the files are (huggingface_hub also honours HF_HUB_OFFLINE and the shared cache).
         torch_dtype: cast the loaded model to this dtype.
         add_pooling_layer, use_mask_token: ViTHybridModel's own arguments.
         trust_remote_code: True is refused (False is accepted, for code written for transformers).
@@ -154,15 +148,12 @@ def load_model(
     """
     if trust_remote_code:
         raise CheckpointError("trust_remote_code is not supported: this package never runs code that comes with a checkpoint")
+    hub = {key: config_overrides.pop(key) for key in HUB_OPTIONS if key in config_overrides}
     unknown = sorted(set(config_overrides) - ViTHybridConfig.field_names())
     if unknown:
         raise TypeError(f"from_pretrained() got unexpected keyword argument(s): {', '.join(unknown)}")
     if pretrained_model_name_or_path is None and (config is None or state_dict is None):
         raise CheckpointError("from_pretrained(None, ...) needs both config= and state_dict=")
-    hub = dict(
-        revision=revision, token=token, cache_dir=cache_dir, local_files_only=local_files_only,
-        force_download=force_download, subfolder=subfolder,
-    )
     if attn_implementation is not None:
         config_overrides["attn_implementation"] = attn_implementation
     if config is None:
