@@ -232,6 +232,21 @@ def test_bit_config_has_the_config_api(tmp_path):
         bit.save_pretrained(tmp_path / "bit" / "config.json")
 
 
+@pytest.mark.parametrize("saved", [ViTHybridConfig(), ViTHybridImageProcessor()], ids=["config", "processor"])
+def test_saving_into_a_file_is_refused_and_what_was_there_is_kept(saved, tmp_path):
+    """One JSON layer (vit_hybrid.jsonfile) for configs and processors: a path that is a file is
+    refused, and a file that is not a JSON object is a ConfigError naming it."""
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        saved.save_pretrained(tmp_path / "notes.txt")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    with pytest.raises(ConfigError, match="notes.txt is not a valid JSON config"):
+        type(saved).from_pretrained(tmp_path / "notes.txt")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="must hold a JSON object"):
+        type(saved).from_pretrained(tmp_path / "list.json")
+
+
 # --------------------------------------------------------------------------- outputs, TorchScript, export
 
 
