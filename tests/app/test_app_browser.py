@@ -104,9 +104,8 @@ def two_model_app(tmp_path_factory):
     """The app offered three models: the bundled one (default), a tiny one, and a broken one."""
     import json
 
-    from tests.helpers import MODELS, ROOT
-
     from explorer.server import offline_env, running_app
+    from tests.helpers import MODELS, ROOT
 
     root = tmp_path_factory.mktemp("two-models")
     broken = shutil.copytree(MODELS / "same_padding", root / "broken")

@@ -45,10 +45,9 @@ def test_a_registered_method_is_computed_selected_and_exported(toy, model, proce
 
 
 def test_a_registered_method_is_offered_by_the_page(toy):
-    from tests.helpers import MODELS
-
     import app
     from explorer.store import ModelStore
+    from tests.helpers import MODELS
 
     store = ModelStore({"tiny": str(MODELS / "same_padding")})
     demo = app.build(store, "tiny")

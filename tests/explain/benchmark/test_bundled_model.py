@@ -70,10 +70,9 @@ def test_the_bright_right_edge_of_stage1_gradcam_is_the_models_own(model):
     (transformers 4.46.3, tests/fixtures/make_model_fixtures.py) computes the same stage-1
     activations and gradients, so the edge comes from the model ("SAME" padding pads right and
     bottom more), not from this package; the page says so under such a map."""
-    from tests.helpers import EXAMPLES
-
     from explain.cam import gradcam
     from explain.inputs import model_input
+    from tests.helpers import EXAMPLES
     from vit_hybrid.images import load_image
 
     ref = load_file(FIXTURES / "bundled_stage1_reference.safetensors")
