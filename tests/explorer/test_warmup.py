@@ -24,9 +24,18 @@ def test_warm_up_runs_the_upload_path_encodes_its_pictures_and_keeps_no_graph(tm
     store = ModelStore({"bundled": str(BUNDLED)})
     demo = app.build(store, "bundled")
     before = len(SCHEDULER.durations)
-    assert warm_up(demo, store, "bundled") > 0
+    held, original = [], GRAPHS.keep
+
+    def keep(owner, graph, size):
+        kept = original(owner, graph, size)
+        held.append(len(GRAPHS.owners()))
+        return kept
+
+    monkeypatch.setattr(GRAPHS, "keep", keep)
+    assert warm_up(demo, store, "bundled", passes=3) > 0
     ran = [kind for kind, _ in list(SCHEDULER.durations)[before:]]
     assert ran[0] == FIRST and LATER in ran and RENDER in ran  # on the app's model worker, as an upload's steps
+    assert ran.count(FIRST) == 1 + 3 and max(held) == 3  # then three passes held at once: the heap a crowd needs
     assert not GRAPHS.owners()
     assert list((tmp_path / "gradio").rglob("*.jpeg"))  # the overlay and the crop, encoded as the page sends them
     gc.collect()
