@@ -7,7 +7,7 @@ requests, and what still grows.
 
 The page is served in this process (`app.build`, warmed up, as `python app.py` serves the bundled
 model offline). Each round, 8 clients, each in a process of its own, send their share of the
-requests as the load tests do (`tests/test_load.py`): two example images of their own and a file
+requests as the load tests do (`tests/explorer/test_many_visitors.py`): two example images of their own and a file
 that is not an image, in turn, each answered before the next. After each round: the resident
 memory (VmRSS) and its growth since the last round (target: at most 10 MB a round after the
 second). With --trace, tracemalloc traces Python's allocations from the start, its snapshots after
