@@ -171,8 +171,8 @@ def _explained_rows(model: ViTHybridForImageClassification, job: Job, decoded: l
 class FileExplainer:
     """Rows of one job's files, a group at a time (a part file, a Ray batch), in one process.
 
-    With `job.batch_size` None (auto), the first group decides the batch size for itself and every
-    later group: its largest set of same-size inputs is explained at batch 1 and at
+    With `job.batch_size` None (auto), the first group with two inputs of one size decides the batch
+    size for itself and every later group (groups before it run one at a time): its largest set of same-size inputs is explained at batch 1 and at
     `explain.batch.BATCH_SIZE` (or that set's size, when smaller) alternately and timed
     (`explain.dataset.autobatch`), the rows those passes made are kept (an image explained twice, when the
     set is too small for the passes, keeps its first row), and `report` is told the choice.
@@ -188,7 +188,7 @@ class FileExplainer:
         rows, decoded = _decode(self.model, self.processor, self.job, files)
         explained = self._choose(decoded) if self.batch_size is None else {}
         rest = [p for p in range(len(decoded)) if p not in explained]
-        explained.update(zip(rest, _explained_rows(self.model, self.job, [decoded[p] for p in rest], self.batch_size)))
+        explained.update(zip(rest, _explained_rows(self.model, self.job, [decoded[p] for p in rest], self.batch_size or 1)))
         return rows + [explained[p] for p in range(len(decoded))]
 
     def _choose(self, decoded: list[Decoded]) -> dict[int, dict[str, Any]]:
@@ -196,6 +196,8 @@ class FileExplainer:
         groups = same_size_batches([i for _, _, i, _ in decoded], max(1, len(decoded)))
         group = max(groups, key=len, default=[])
         made: dict[int, dict[str, Any]] = {}
+        if len(group) < 2:  # nothing to time in this group (its files failed, or one image): one at a time, choose later
+            return made
 
         def work(positions: list[int]) -> None:
             chosen = [group[p] for p in positions]

@@ -124,3 +124,20 @@ def test_auto_has_the_rows_of_batch_one_and_says_what_it_chose(source, one_at_a_
     capsys.readouterr()
     run(source, tmp_path / "out", "--batch-size", "3")  # the manifest holds no batch size: a number resumes it
     assert "12 done before, 0 to explain" in capsys.readouterr().out
+
+
+def test_a_first_group_with_nothing_to_time_leaves_the_choice_to_a_later_group(source):
+    """A part file or Ray batch whose images failed, or a single image, times nothing: it runs one
+    at a time and the next group with two images of one size decides (never stuck at 1)."""
+    from explain.dataset.mapspec import PAGE_DEFAULTS, parse_maps
+    from explain.dataset.rows import FileExplainer, Job
+    from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
+
+    model = ViTHybridForImageClassification.from_pretrained(MODELS / "same_padding")
+    processor = ViTHybridImageProcessor(size=64, crop_size=64, image_mean=0.5, image_std=0.5)
+    said = []
+    explainer = FileExplainer(model, processor, Job(maps=tuple(parse_maps(PAGE_DEFAULTS, model.config))), said.append)
+    (first,) = explainer([("image-00.png", source / "image-00.png")])
+    assert first["path"] == "image-00.png" and "error" not in first and said == [] and explainer.batch_size is None
+    rows = explainer([(f"image-{i:02d}.png", source / f"image-{i:02d}.png") for i in range(1, 4)])  # crop view: one size
+    assert [r.get("error") for r in rows] == [None] * 3 and len(said) == 1 and explainer.batch_size in (1, 3)
