@@ -80,6 +80,12 @@ class Page:
             if isinstance(block, gr.components.Component) and block.elem_id:
                 self.add(block.elem_id, block)
 
+    def encode(self, updates: dict[str, Any]) -> dict[str, Any]:
+        """`updates` with their pictures encoded (`encoded`), as a step between the model's."""
+        if not has_pictures(updates):
+            return updates
+        return SCHEDULER.call("page", RENDER, lambda: encoded(self.parts, updates))
+
     def bind(self, handler: Callable[..., Any], outputs: Sequence[str] = ()) -> dict[str, Any]:
         """The `fn`, `inputs` and `outputs` of an event that runs `handler`: its inputs are the
         components its parameters name (`store` is the page's store, `controls` every map
@@ -109,9 +115,7 @@ class Page:
                 raise KeyError(f"{handler.__name__} updated {sorted(unknown)}, which are not among its outputs")
             if not updates:  # Gradio reads an empty dict as one missing value, not as "nothing changed"
                 return {self.parts[name]: gr.skip() for name in outputs}
-            if has_pictures(updates):
-                updates = SCHEDULER.call("page", RENDER, lambda: encoded(self.parts, updates))
-            return {self.parts[name]: value for name, value in updates.items()}
+            return {self.parts[name]: value for name, value in self.encode(updates).items()}
 
         if inspect.isgeneratorfunction(handler):
 

@@ -25,9 +25,9 @@ import matplotlib
 from .analysis import GRAPHS, SCHEDULER, first_step
 from .controls import Controls
 from .handlers import on_image
-from .page import encoded, has_pictures
+from .page import Page
 from .paths import EXAMPLES
-from .scheduler import FIRST, RENDER
+from .scheduler import FIRST
 from .store import ModelStore
 
 WARM_EXAMPLE = EXAMPLES / "chelsea.png"  # a photo, so that the crop view's full-size input is warmed
@@ -40,13 +40,13 @@ def warm_up(demo: gr.Blocks, store: ModelStore, model: str, classes: int = 1, pa
     seconds it took."""
     start = time.perf_counter()
     matplotlib.get_backend()  # resolves the backend now (imports pyplot) rather than in the first event
-    parts = {b.elem_id: b for b in demo.blocks.values() if isinstance(b, gr.components.Component) and b.elem_id}
+    page = Page(store)
+    page.collect(demo)  # the page's components by name (its states aside, which carry no picture)
     stream = on_image(store, str(WARM_EXAMPLE), "crop", model, model, None, Controls())
     visit = None
     try:
         for updates in stream:
-            if has_pictures(updates):  # as the page's binding has them encoded
-                SCHEDULER.call("page", RENDER, lambda: encoded(parts, updates))
+            page.encode(updates)  # as the page's binding has them encoded
             visit = updates.get("state", visit)  # the first message carries the visitor's state
             if visit is not None and len(visit.analysis.explanation.classes) >= classes:
                 break
@@ -55,7 +55,7 @@ def warm_up(demo: gr.Blocks, store: ModelStore, model: str, classes: int = 1, pa
     served = store.get(model)
     owners = [f"warm-up {i}" for i in range(passes)]
     for owner in owners:
-        SCHEDULER.call(owner, FIRST, lambda: first_step(served, str(WARM_EXAMPLE), "crop", owner))
+        SCHEDULER.call(owner, FIRST, lambda owner=owner: first_step(served, str(WARM_EXAMPLE), "crop", owner))
     for owner in owners:
         GRAPHS.drop(owner)
         SCHEDULER.cancel(owner)
