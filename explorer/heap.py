@@ -1,8 +1,10 @@
 """glibc's heap, tuned for one process that serves many visitors' model steps (a no-op elsewhere).
 
-One heap (arena) for every thread: glibc otherwise gives each new thread a heap of its own, and
-Gradio runs events on many worker threads; the first forward on a fresh heap paid about 0.2 s more
-(0.85 s on the heap the warm-up grew, 1.05 s on a new one).
+One heap (arena) for every thread: glibc otherwise gives each new thread a heap of its own, so the
+threads that decode uploads, encode answers and run the model's steps would each grow their own.
+Measured before the model's steps had one worker thread, when Gradio's worker threads ran them:
+the first forward on a fresh heap paid about 0.2 s more (0.85 s on the heap the warm-up grew,
+1.05 s on a new one).
 
 Freed memory is never handed back: memory handed back must be faulted in again by the next
 crowd's kept passes, and in this VM fresh pages are dear. Four first steps keeping their passes

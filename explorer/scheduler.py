@@ -67,7 +67,7 @@ class Scheduler:
         self._running: Step | None = None
         self._changed = threading.Condition()
         self.durations: deque[tuple[str, float]] = deque(maxlen=10_000)  # (kind, seconds) of steps run: benchmarks
-        self._start = start  # the worker starts with the first step (after `explorer.warmup.one_heap`)
+        self._start = start  # the worker starts with the first step (after `explorer.heap.one_heap`)
 
     def submit(self, owner: str, kind: str, run: Callable[[], Any], job: bool = False) -> Future:
         """Queues `run` for `owner`; its future gives the result (or the exception it raised)."""

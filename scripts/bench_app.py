@@ -3,7 +3,7 @@
     python -m scripts.bench_app                # Hub architecture (random weights), 5 repetitions
     python -m scripts.bench_app --reps 7 --skip-browser --skip-start
 
-The page is served in this process (`app.build`, as `python app.py --model <folder>` builds it) on
+The page is served in this process (`app.start`, as `python app.py --model <folder>` starts it) on
 127.0.0.1 and driven by gradio_client as a visitor's browser drives it: each repetition is a new
 visitor uploading the same photo (`chelsea.png`). In each repetition, in an order reversed every
 other time, it times:
@@ -16,7 +16,7 @@ other time, it times:
   of a class map: a forward with attentions and stage maps (the input requiring grad) and one
   activation-only backward from the top logit to stage 1, the earliest stage the stream computes
   (stopping the backward at stage 2 was measured to save under 10% of the class step, so the
-  stream goes to stage 1: `scripts/bench_explain.py` prints that comparison).
+  stream goes to stage 1: `python -m scripts.bench_explain` prints that comparison).
 It reports medians and the targets: first message <= 1.3 x the no-grad forward, top class <= 1.15 x
 the unavoidable part, fifth class <= 1.05 x `/explain`. Then, in Chromium, the time from the
 upload to the first map painted, split into stages by one wall clock (the page's resource timings

@@ -3,7 +3,7 @@
     python -m scripts.bench_crowd                 # Hub architecture (random weights), N = 1, 2, 4, 8
     python -m scripts.bench_crowd --crowds 1 4 --skip-browser --skip-memory
 
-The page is served in this process (`app.build`, warmed up, as `python app.py --model <folder>`)
+The page is served in this process (`app.start`, warmed up, as `python app.py --model <folder>`)
 on 127.0.0.1. For each N, N gradio_client visitors, each with a photo of its own, are released by
 one barrier and upload at once; times run from the release: the first picture (the message that
 carries the predictions and this image's own overlay) and the last class ("5 of 5 done"). The

@@ -46,12 +46,10 @@ from explain.benchmark.scenes import TEST_SEED, make_batch
 from explain.dataset.mapspec import PAGE_DEFAULTS, parse_maps
 from explain.dataset.rows import FileExplainer, Job
 from explain.dataset.run import CHUNK
-from explorer.paths import BUNDLED
+from explorer.paths import BUNDLED, ROOT
 from vit_hybrid import ViTHybridForImageClassification, ViTHybridImageProcessor
 from vit_hybrid.config import hub_architecture
 from vit_hybrid.processor import square_processor
-
-ROOT = Path(__file__).resolve().parents[1]
 
 Run = tuple[float, float]  # seconds, and the 1-minute load average at its end
 

@@ -5,7 +5,7 @@ requests, and what still grows.
     python -m scripts.memory_app --trace       # the same, naming what grows (resident figures then include tracemalloc's)
     python -m scripts.memory_app --rounds 3 --requests 200
 
-The page is served in this process (`app.build`, warmed up, as `python app.py` serves the bundled
+The page is served in this process (`app.start`, warmed up, as `python app.py` serves the bundled
 model offline). Each round, 8 clients, each in a process of its own, send their share of the
 requests as the load tests do (`tests/explorer/test_many_visitors.py`): two example images of their own and a file
 that is not an image, in turn, each answered before the next. After each round: the resident
@@ -63,7 +63,7 @@ def load_round(url: str, requests: int, clients: int, bad: str) -> int:
     return failed
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=1000)
@@ -80,7 +80,7 @@ def main() -> None:
         bad = Path(tmp) / "notes.txt"
         bad.write_text("not a picture\n")
         demo, _ = app.start(["--port", str(free_port())], prevent_thread_lock=True, quiet=True)
-        last, snapshots = resident_mb(os.getpid()), {}
+        last, snapshots, over = resident_mb(os.getpid()), {}, []
         print(f"resident after start: {last:.0f} MB", flush=True)
         for round_ in range(1, args.rounds + 1):
             start = time.perf_counter()
@@ -88,6 +88,8 @@ def main() -> None:
             now = resident_mb(os.getpid())
             print(f"round {round_}: {args.requests} requests in {time.perf_counter() - start:.0f} s, {failed} wrong; "
                   f"resident {now:.0f} MB ({now - last:+.0f} MB)", flush=True)
+            if round_ > 2 and now - last > PER_ROUND_MB:
+                over.append(round_)
             last = now
             if args.trace and round_ in (2, args.rounds):
                 snapshots[round_] = Path(tmp) / f"round{round_}.snapshot"
@@ -99,6 +101,9 @@ def main() -> None:
                 frames = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in list(stat.traceback)[::-1][:5])
                 print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  {frames}")
         demo.close()
+    print(f"target, at most {PER_ROUND_MB} MB a round after the second: "
+          + (f"MISSED in round(s) {', '.join(map(str, over))}" if over else "met"))
+    return 1 if over else 0
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 import math
 import os
+from pathlib import Path
 from typing import Any, ClassVar
 
 from .files import CONFIG_NAME
-from .jsonfile import ConfigError, find_json, json_text, read_json, save_in, write_json
+from .jsonfile import ConfigError, find_json, json_text, read_json, save_in
 
 # Hard limits, far above any real ViT-Hybrid, that stop a config from asking for absurd memory.
 MAX_DIM = 65_536
@@ -133,7 +134,7 @@ class _JsonConfig:
 
     def to_json_file(self, json_file_path: str | os.PathLike, use_diff: bool = True) -> None:
         """Writes `to_json_string` to a file."""
-        write_json(json_file_path, self.to_diff_dict() if use_diff else self.to_dict())
+        Path(json_file_path).write_text(self.to_json_string(use_diff), encoding="utf-8")
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Writes config.json into `save_directory` (created if needed; a file there is refused)."""
