@@ -27,6 +27,7 @@ from explain.draw import (
     target_class,
 )
 from explain.measure import deletion_insertion
+from vit_hybrid import ViTHybridConfig
 from vit_hybrid.images import ImageError
 
 from .analysis import (
@@ -82,12 +83,17 @@ def labels(analysis: Analysis) -> dict[str, float]:
     return {(p.label if names.count(p.label) == 1 else f"{p.label} (#{p.index})"): p.probability for p in predictions}
 
 
-def class_choices(store: ModelStore, analysis: Analysis) -> list[tuple[str, int]]:
-    """The class control's choices: the top k with their probabilities, then every other class."""
-    config = store.get(analysis.model).model.config
-    top = [(f"{p.label} ({percent(p.probability)})", p.index) for p in analysis.explanation.predictions]
+def top_choices(analysis: Analysis) -> list[tuple[str, int]]:
+    """The class control's first choices: the top k with their probabilities."""
+    return [(f"{p.label} ({percent(p.probability)})", p.index) for p in analysis.explanation.predictions]
+
+
+def class_choices(config: ViTHybridConfig, analysis: Analysis) -> list[tuple[str, int]]:
+    """The class control's every choice: the top k, then every other class. Sent after the first
+    picture: a thousand choices took the browser some 40 ms to take in, ahead of the picture."""
     shown = {p.index for p in analysis.explanation.predictions}
-    return top + [(config.id2label.get(i, str(i)), i) for i in range(config.num_labels) if i not in shown]
+    others = [(config.id2label.get(i, str(i)), i) for i in range(config.num_labels) if i not in shown]
+    return top_choices(analysis) + others
 
 
 def head_choices(heads: int) -> list[tuple[str, int]]:
@@ -205,7 +211,7 @@ def on_image(store: ModelStore, image: str | None, view: str, model: str, curren
                 yield {"status": place(ahead)}
             analysis = future.result()
             visit.begin(analysis, to_explain(analysis))
-            yield first_message(store, visit, analysis, controls)
+            yield first_message(visit, analysis, controls)
             yield fitted_controls(analysis, visit.controls)
         yield from explain_classes(served, visit, analysis, request)
     except (ImageError, ModelLoadError) as err:
@@ -231,7 +237,8 @@ def explain_classes(served, visit: Visit, analysis: Analysis, request: tuple) ->
         analysis = visit.add(analysis, maps)
         if analysis is None or visit.wanted != request:
             return  # a newer request: nothing more for this image
-        yield {"status": progress_line(visit), **redraw_if_waiting(visit)}
+        every = {"class_index": gr.update(choices=class_choices(served.model.config, analysis))} if first else {}
+        yield {"status": progress_line(visit), **every, **redraw_if_waiting(visit)}  # the class chosen stays
         if first and visit.wanted == request:  # once the first class is shown: the other fusions, the gallery
             maps = SCHEDULER.call(owner, LATER, lambda: fusions_step(owner))
             analysis = (visit.add_maps(analysis, maps) if maps else analysis) or analysis
@@ -244,16 +251,17 @@ def explain_classes(served, visit: Visit, analysis: Analysis, request: tuple) ->
                "json_download": download(record), **on_png(visit), **on_gallery(visit, visit.controls)}
 
 
-def first_message(store: ModelStore, visit: Visit, analysis: Analysis, controls: Controls) -> Updates:
+def first_message(visit: Visit, analysis: Analysis, controls: Controls) -> Updates:
     """What the page shows as soon as the forward pass is done: the predictions, the chosen map
     (when it needs no gradient) and the class control on the top class, in the same message (a
-    method chosen as the predictions appear must not explain the previous image's class)."""
+    method chosen as the predictions appear must not explain the previous image's class), its
+    choices the top k (every other class follows with the first class's maps)."""
     visit.controls = replace(controls, class_index=analysis.explanation.predictions[0].index)
     return {
         **shown(visit, draw(analysis, visit.controls)),
         "state": visit,
         "predictions": labels(analysis),
-        "class_index": gr.update(choices=class_choices(store, analysis), value=visit.controls.class_index),
+        "class_index": gr.update(choices=top_choices(analysis), value=visit.controls.class_index),
         "status": progress_line(visit),
         "message": "",  # the last error, about an earlier file, is gone
     }
