@@ -18,6 +18,7 @@ from gradio.processing_utils import encode_pil_to_bytes, hash_bytes
 
 from .analysis import SCHEDULER
 from .controls import CONTROL_NAMES, Controls
+from .forget import Forgetting
 from .scheduler import RENDER
 from .store import ModelStore
 
@@ -68,6 +69,7 @@ class Page:
     def __init__(self, store: ModelStore) -> None:
         self.store = store
         self.parts: dict[str, gr.components.Component] = {}
+        self.blocks: gr.Blocks | None = None
 
     def add(self, name: str, component: gr.components.Component) -> Any:
         """Registers `component` under `name` and returns it."""
@@ -76,6 +78,7 @@ class Page:
 
     def collect(self, blocks: gr.Blocks) -> None:
         """Registers every component of `blocks` that has an `elem_id`, under it."""
+        self.blocks = blocks
         for block in blocks.blocks.values():
             if isinstance(block, gr.components.Component) and block.elem_id:
                 self.add(block.elem_id, block)
@@ -86,15 +89,19 @@ class Page:
             return updates
         return SCHEDULER.call("page", RENDER, lambda: encoded(self.parts, updates))
 
-    def bind(self, handler: Callable[..., Any], outputs: Sequence[str] = ()) -> dict[str, Any]:
+    def bind(self, handler: Callable[..., Any], outputs: Sequence[str] = (), forget: bool = False) -> dict[str, Any]:
         """The `fn`, `inputs` and `outputs` of an event that runs `handler`: its inputs are the
         components its parameters name (`store` is the page's store, `controls` every map
         control, `progress` Gradio's progress tracker); its updates go to the components they
-        name, which must be among `outputs`. A generator handler streams its updates."""
+        name, which must be among `outputs`. A generator handler streams its updates. With
+        `forget`, Gradio's session copies do not keep the outputs' values (`Forgetting`: for
+        outputs only API clients read)."""
         declared = inspect.signature(handler).parameters
         parameters = [p for p in declared if p not in ("store", "progress", "request")]
         names = [n for p in parameters for n in (CONTROL_NAMES if p == CONTROLS else (p,))]
-        wants_store, wants_progress, wants_request = "store" in declared, "progress" in declared, "request" in declared
+        wants_store, wants_progress, takes_request = "store" in declared, "progress" in declared, "request" in declared
+        forgetting = Forgetting(self.blocks, [self.parts[n] for n in outputs]) if forget else None
+        wants_request = takes_request or forgetting is not None
 
         def arguments(values: tuple) -> dict[str, Any]:
             named = dict(zip(names, values))
@@ -106,7 +113,11 @@ class Page:
             if wants_progress:
                 named["progress"] = extra.pop(0)
             if wants_request:
-                named["request"] = extra.pop(0)
+                request = extra.pop(0)
+                if forgetting is not None:
+                    forgetting(getattr(request, "session_hash", None))
+                if takes_request:
+                    named["request"] = request
             return named
 
         def to_gradio(updates: dict[str, Any]) -> dict[Any, Any]:
