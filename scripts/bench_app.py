@@ -18,17 +18,17 @@ other time, it times:
   (stopping the backward at stage 2 was measured to save under 10% of the class step, so the
   stream goes to stage 1: `python -m scripts.bench_explain` prints that comparison).
 It reports medians and the targets: first message <= 1.3 x the no-grad forward, top class <= 1.15 x
-the unavoidable part, fifth class <= 1.05 x `/explain`. Then, in Chromium, the time from the
-file's pick (the file input's change event, as when a visitor picks or drops it: Playwright's
-delivery of the file before it is printed apart) to the first map painted, split into stages by one wall clock (the page's resource timings
-and marks, and this process's times for the first message): the upload, the events (change,
-request, the stream's join), the model (the stream's start to its first message ready; the first
-step's own time beside it), the encoding, the transfer to the page, the image's fetch and decoding,
-the drawing; and the browser's extra time over gradio_client's first message (target: at most
-250 ms). Then the time from a layer change to the new map; and (unless --skip-start)
-from `python app.py` with the Hub unreachable to the first correct `/explain` answer, and, over
-three fresh starts of `python app.py --model <folder>` (the server idle before each upload), the
-first upload's first message against the second's (target: within 10%), with the seconds from
+the unavoidable part, fifth class <= 1.05 x `/explain`. Then, in Chromium, the time from the file's
+pick (the file input's change event, as when a visitor picks or drops it: Playwright's delivery of
+the file before it is printed apart) to the first map painted, split into stages by one wall clock
+(the page's resource timings and marks, and this process's times for the first message): the upload,
+the events (change, request, the stream's join), the model (the stream's start to its first message
+ready; the first step's own time beside it), the encoding, the transfer to the page, the image's
+fetch and decoding, the drawing; and the browser's extra time over gradio_client's first message
+(target: at most 250 ms). Then the time from a layer change to the new map; and (unless
+--skip-start) from `python app.py` with the Hub unreachable to the first correct `/explain` answer, and,
+over three fresh starts of `python app.py --model <folder>` (the server idle before each upload),
+the first upload's first message against the second's (target: within 10%), with the seconds from
 the start until the page answers and the warm-up's share of them.
 """
 
