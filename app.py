@@ -141,7 +141,7 @@ def start(argv: list[str] | None = None, **launch: Any) -> tuple[gr.Blocks, str]
     if fallback_note:
         print(fallback_note, flush=True)
     demo = build(model_store, default_model, fallback_note, arguments.queue_size, arguments.concurrency)
-    print(f"Warmed up in {warm_up(demo, model_store, default_model):.1f} s.", flush=True)
+    print(f"Warmed up in {warm_up(demo, model_store, default_model, arguments.concurrency):.1f} s.", flush=True)
     demo.launch(
         server_name=arguments.host,
         server_port=arguments.port,

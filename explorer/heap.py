@@ -7,12 +7,12 @@ the first forward on a fresh heap paid about 0.2 s more (0.85 s on the heap the 
 1.05 s on a new one).
 
 Freed memory is never handed back: memory handed back must be faulted in again by the next
-crowd's kept passes, and in this VM fresh pages are dear. Four first steps keeping their passes
-(0.66 GB each, Hub architecture) took 0.91, 1.06, 1.59 and 1.94 s on fresh memory and 0.87-1.15 s
-on memory the heap had kept. So tensors (all under 32 MB in a 384 px pass) come from the heap, the
-heap's top is never trimmed, and the warm-up grows it to a crowd's size (`explorer.warmup`); a
-crowd's peak stays resident, capped by the kept passes' bound (`explorer.graphs`). (`malloc_trim`
-on idle was tried and taken out for the same reason.)
+crowd's kept passes, and in this VM fresh pages are dear. In a crowd of 8 after a start, each
+first step that kept a pass on fresh memory faulted some 185,000 pages (0.7 GB: 1.9 s of system
+time) and took 2.2-2.4 s instead of 1.1 s. So tensors (all under 32 MB in a 384 px pass) come
+from the heap, the heap's top is never trimmed, and the warm-up touches what the kept passes may
+hold (`explorer.warmup`); the peak stays resident, capped by the kept passes' bound
+(`explorer.graphs`). (`malloc_trim` on idle was tried and taken out for the same reason.)
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ M_TRIM_THRESHOLD = -1  # mallopt's parameters: free memory at the heap's top han
 M_MMAP_THRESHOLD = -3  # allocations from this size up get pages of their own, handed back when freed
 M_ARENA_MAX = -8  # the most heaps (arenas) threads may allocate from
 MMAP_THRESHOLD = 32 << 20  # glibc's largest: tensors under 32 MB (every one of a pass at 384 px) come from the heap
-TRIM_THRESHOLD = 1 << 40  # never: the heap keeps what it grew to
+TRIM_THRESHOLD = -1  # never: mallopt takes a C int, which glibc reads as a size_t (-1: the largest);
+# 1 << 40, as this once was, reached it as 0 and trimmed the heap at every large free
 
 
 def _glibc() -> ctypes.CDLL | None:

@@ -10,9 +10,10 @@ page's components encode what it yields, before the server answers anyone.
 
 The model's steps all run on the scheduler's one worker thread (`explorer.scheduler`), so the
 warm-up, which goes through it as an upload does, warms the thread every later step runs on.
-Then it keeps a few first steps' passes at once and drops them: the heap, which keeps what it
-grew to (`explorer.heap`), holds what a crowd of that many needs, and a crowd's first steps do
-not fault fresh pages (1.8-1.9 s each in a crowd of 4 after a start, 1.07 s with this).
+Then it touches as many bytes as the kept passes may hold (`GRAPHS.bound`) and frees them: the
+heap keeps them (`explorer.heap`), so a crowd's first steps do not fault fresh pages. In a crowd
+of 8 after a start, each first step beyond the fourth faulted some 185,000 pages (0.7 GB) and
+took 2.2-2.4 s instead of 1.1 s; touching 6 GiB took 3.7 s, once.
 """
 
 from __future__ import annotations
@@ -21,23 +22,32 @@ import time
 
 import gradio as gr
 import matplotlib
+import torch
 
-from .analysis import GRAPHS, SCHEDULER, first_step
+from .analysis import GRAPHS, SCHEDULER, graph_size
 from .controls import Controls
 from .handlers import on_image
+from .heap import MMAP_THRESHOLD
 from .page import Page
 from .paths import EXAMPLES
-from .scheduler import FIRST
+from .scheduler import RENDER
 from .store import ModelStore
 
 WARM_EXAMPLE = EXAMPLES / "chelsea.png"  # a photo, so that the crop view's full-size input is warmed
 
 
-def warm_up(demo: gr.Blocks, store: ModelStore, model: str, classes: int = 1, passes: int = 4) -> float:
+def reserve(size: int, chunk: int = MMAP_THRESHOLD // 2) -> None:
+    """Touches `size` bytes, in tensors of `chunk` bytes (small enough to come from the heap), and
+    frees them: the heap keeps the pages (`explorer.heap`)."""
+    chunks = [torch.empty(chunk, dtype=torch.uint8).fill_(1) for _ in range(size // chunk)]
+    del chunks
+
+
+def warm_up(demo: gr.Blocks, store: ModelStore, model: str, visitors: int, classes: int = 1) -> float:
     """Runs an upload of `WARM_EXAMPLE` on `model` through the page's handler, to its first
-    `classes` classes, and encodes its messages, then keeps `passes` first steps at once and
-    drops them (the heap grows to what a crowd of that many needs, and keeps it); returns the
-    seconds it took."""
+    `classes` classes, and encodes its messages; then, on a CPU, touches on the model's worker
+    thread what the kept passes of `visitors` such uploads would hold, at most their bound
+    (`GRAPHS.bound`), which the heap keeps; returns the seconds it took."""
     start = time.perf_counter()
     matplotlib.get_backend()  # resolves the backend now (imports pyplot) rather than in the first event
     page = Page(store)
@@ -53,10 +63,7 @@ def warm_up(demo: gr.Blocks, store: ModelStore, model: str, classes: int = 1, pa
     finally:
         stream.close()  # frees the kept graph
     served = store.get(model)
-    owners = [f"warm-up {i}" for i in range(passes)]
-    for owner in owners:
-        SCHEDULER.call(owner, FIRST, lambda owner=owner: first_step(served, str(WARM_EXAMPLE), "crop", owner))
-    for owner in owners:
-        GRAPHS.drop(owner)
-        SCHEDULER.cancel(owner)
+    if visit is not None and served.model.device.type == "cpu":  # a GPU keeps its passes in its own memory
+        memory = min(GRAPHS.bound, visitors * graph_size(served, visit.analysis.explanation.pixel_values))
+        SCHEDULER.call("warm-up", RENDER, lambda: reserve(memory))
     return time.perf_counter() - start
