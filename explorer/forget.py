@@ -8,7 +8,8 @@ there; each new client session kept one (`python -m scripts.memory_app --trace` 
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import gradio as gr
 

@@ -186,7 +186,8 @@ def main() -> None:
         per_image = [no_grad_forward(model, pixels, 4) / no_grad_forward(model, pixels, 1) for _ in range(3)]
         report["batch4_over_batch1_per_image"] = statistics.median(per_image)
         print(f"no-grad batch of 4 per image / batch 1: {statistics.median(per_image):.2f} "
-              f"({'batching pays' if statistics.median(per_image) < 1 else 'batching does not pay'} here; load {load():.2f})")
+              f"({'cheaper' if statistics.median(per_image) < 1 else 'no cheaper'} per image in a batch here, before "
+              f"the cost of keeping a batch's graph whole; load {load():.2f})")
         if not args.skip_browser:
             seen = browser_crowd(url, 4)
             report["chromium_4"] = seen

@@ -45,7 +45,6 @@ def test_the_stream_shows_predictions_and_rollout_first_then_one_class_per_step(
     assert (analysis.source, analysis.view, analysis.model) == (STAR, "crop", "bundled")
     assert first["caption"] == "rollout up to layer 4/4, mean of heads, discard 0.9"  # no gradient needed: drawn at once
     assert first["class_index"]["value"] == direct.predictions[0].index  # with the predictions: never a stale class
-    top = direct.predictions[0]
     top5 = [(f"{p.label} ({percent(p.probability)})", p.index) for p in direct.predictions]
     assert first["class_index"]["choices"] == top5  # the top 5 at once; every class with the first class's maps
     every = [m["class_index"] for m in steps if "class_index" in m]

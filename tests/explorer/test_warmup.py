@@ -1,5 +1,5 @@
 """The start-up warm-up: it runs the page's own upload path on the served model and leaves
-nothing of it behind, and every thread allocates from one heap."""
+nothing of it behind, and every thread allocates from one heap, which keeps what it frees."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import threading
 import pytest
 
 from explain.explanation import Steps
+from explorer import warmup
 from explorer.analysis import GRAPHS, SCHEDULER
+from explorer.graphs import estimate, tokens_of
 from explorer.heap import one_heap
 from explorer.scheduler import FIRST, LATER, RENDER
 from explorer.store import ModelStore
-from explorer import warmup
-from explorer.graphs import estimate, tokens_of
 from explorer.warmup import warm_up
 from tests.helpers import BUNDLED, ROOT
 
