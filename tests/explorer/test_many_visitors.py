@@ -98,7 +98,10 @@ def test_eight_clients_get_their_own_answers_and_memory_stays_flat(app_url, expe
 
 
 def test_overload_is_told_to_retry_at_once_and_the_accepted_are_answered(tmp_path, expected):
-    with running_app(["--queue-size", "2"], offline_env(tmp_path / "hub"), tmp_path / "app.log") as url:
+    # One admitted at a time and two waiting: admitted events leave Gradio's queue, so with the default
+    # concurrency (16) twelve requests could all be admitted and none find the queue full.
+    with running_app(["--queue-size", "2", "--concurrency", "1"], offline_env(tmp_path / "hub"),
+                     tmp_path / "app.log") as url:
         photo = EXAMPLES / "rocket.jpg"
         request(gradio_client.Client(url, verbose=False), photo)  # warm-up
         warm = resident_mb(url.pid)
