@@ -122,8 +122,8 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         scroll = "() => document.querySelector('#overlay').scrollIntoView({block: 'start'})"
         examples.dataset.click(None, js=scroll)  # an example's result comes into view
         measure.click(**page.bind(h.on_measure, ["curves", "measure_note"]), **model_work, **HIDDEN)
-        gr.Button(visible=False).click(**page.bind(h.on_explain, ["record"], forget=True), api_name="explain", **model_work,
-                                       **HIDDEN)
+        explain = page.bind(h.on_explain, ["record"], forget=True)  # API clients only: Gradio's copies need not keep it
+        gr.Button(visible=False).click(**explain, api_name="explain", **model_work, **HIDDEN)
         add_summary_tool(store, default, model_work)  # /explain_summary: the agents' tool (MCP)
         demo.unload(h.on_leave)  # a closed tab: the visitor's waiting steps and kept pass go
     demo.queue(max_size=queue_size, default_concurrency_limit=1)

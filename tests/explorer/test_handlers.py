@@ -48,7 +48,8 @@ def test_the_stream_shows_predictions_and_rollout_first_then_one_class_per_step(
     top5 = [(f"{p.label} ({percent(p.probability)})", p.index) for p in direct.predictions]
     assert first["class_index"]["choices"] == top5  # the top 5 at once; every class with the first class's maps
     every = [m["class_index"] for m in steps if "class_index" in m]
-    assert every == [{"__type__": "update", "choices": top5 + [(SHAPES[i], i) for i in range(6) if i not in dict(top5).values()]}]
+    others = [(SHAPES[i], i) for i in range(6) if i not in dict(top5).values()]
+    assert every == [{"__type__": "update", "choices": top5 + others}]
     assert "value" not in every[0] and every[0] is steps[0]["class_index"]  # the class chosen meanwhile stays
     assert fitted["layer"]["maximum"] == 4 and fitted["stage"]["value"] == "stage2" and fitted["seen"].shape[2] == 3
     assert first["status"] == "**Explaining the top 5 classes: 0 of 5 done…**"
