@@ -246,7 +246,9 @@ def explain_classes(served, visit: Visit, analysis: Analysis, request: tuple) ->
             first = False
     if visit.wanted == request:
         grid = analysis.explanation.grid
-        record = SCHEDULER.call(owner, RENDER, lambda: write_json(visit.analysis))
+        # The downloads take their turn in the round (and the drawing after them follows it): in a
+        # crowd, the other visitors' last classes come first.
+        record = SCHEDULER.call(owner, LATER, lambda: write_json(visit.analysis))
         yield {"status": message(f"Explained with {served.name} ({grid[0]}×{grid[1]} tokens)."),
                "json_download": download(record), **on_png(visit), **on_gallery(visit, visit.controls)}
 

@@ -113,7 +113,9 @@ def test_a_second_upload_during_the_stream_wins(page):
 
 def test_three_visitors_at_once_each_see_a_picture_before_anyone_gets_a_second_class(browser, hub_app):
     """Three pages upload together: the scheduler runs every first step before any class step,
-    and classes round-robin, so every page's first picture comes before any page's second class.
+    and classes round-robin, so every page's first picture comes before any page's second class;
+    each page's JSON record takes its turn too, so every page's last class comes before any page's
+    downloads.
     The pages' timelines are merged by wall-clock time (`performance.timeOrigin + now()`); only
     the order is asserted. A page that waits is told its place."""
     pages = [open_page(browser, hub_app) for _ in range(3)]
@@ -135,4 +137,7 @@ def test_three_visitors_at_once_each_see_a_picture_before_anyone_gets_a_second_c
     pictures = [when(t, "overlay", "x") for t in timelines]
     second_classes = [when(t, "status", "2 of 5 done") for t in timelines]
     assert max(pictures) < min(second_classes), (pictures, second_classes)
+    last_classes = [when(t, "status", "5 of 5 done") for t in timelines]
+    ends = [when(t, "status", "Explained with") for t in timelines]  # the downloads' message
+    assert max(last_classes) < min(ends), (last_classes, ends)
     assert any(e["kind"] == "status" and "ahead of yours" in e["value"] for t in timelines for e in t)
