@@ -15,6 +15,7 @@ import gradio as gr
 from explain import FUSIONS, default_stage
 from explorer import handlers as h
 from explorer.analysis import TOP_K
+from explorer.analytics import no_event_summary
 from explorer.controls import COLORMAPS, CONTROL_NAMES, MEAN_OF_HEADS
 from explorer.heap import one_heap
 from explorer.launch import CONCURRENCY, QUEUE_SIZE, make_store, parse_args
@@ -127,6 +128,7 @@ def build(store: ModelStore, default: str, note: str | None = None, queue_size: 
         add_summary_tool(store, default, model_work)  # /explain_summary: the agents' tool (MCP)
         demo.unload(h.on_leave)  # a closed tab: the visitor's waiting steps and kept pass go
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
+    no_event_summary(demo)  # Gradio's per-event summary for its monitoring pages, which are off
     return demo
 
 
