@@ -246,8 +246,8 @@ def explain_classes(served, visit: Visit, analysis: Analysis, request: tuple) ->
             first = False
     if visit.wanted == request:
         grid = analysis.explanation.grid
-        # The downloads take their turn in the round (and the drawing after them follows it): in a
-        # crowd, the other visitors' last classes come first.
+        # A later step, not a drawing one: in a crowd the record (and the downloads drawn right
+        # after it) waits for the other visitors' last classes.
         record = SCHEDULER.call(owner, LATER, lambda: write_json(visit.analysis))
         yield {"status": message(f"Explained with {served.name} ({grid[0]}×{grid[1]} tokens)."),
                "json_download": download(record), **on_png(visit), **on_gallery(visit, visit.controls)}

@@ -9,9 +9,10 @@ submit steps (a callable each) and wait for their results; the worker picks, whe
 3. a visitor's first step (`FIRST`: the forward pass behind the predictions and the first map),
    in order of arrival;
 4. every other step (`LATER`: a visitor's classes and JSON record, a job's forward and classes,
-   faithfulness batches) round-robin by owner: an owner's k-th later step runs after every other owner's
-   (k-1)-th, owners that came earlier first among equals. A started job's later steps rank the
-   same way, by how many of its steps have run, and age from the moment each was submitted.
+   faithfulness batches) round-robin by owner: an owner's k-th later step runs after every other
+   owner's (k-1)-th, owners that came earlier first among equals. A started job's later steps
+   rank the same way, by how many of its steps have run, and age from the moment each was
+   submitted.
 
 Owners are visitors (Gradio's `session_hash`) or jobs (an id per API call). `cancel(owner)` drops
 an owner's waiting steps (their futures are cancelled) and forgets its rank: a visitor who uploads

@@ -12,9 +12,9 @@ The model's steps all run on the scheduler's one worker thread (`explorer.schedu
 warm-up, which goes through it as an upload does, warms the thread every later step runs on.
 Then it touches what the admitted visitors' kept passes would hold, at most their bound
 (`GRAPHS.bound`), and frees it: the heap keeps the pages (`explorer.heap`), so a crowd's first
-steps do not fault fresh ones. In a crowd
-of 8 after a start, each first step beyond the fourth faulted some 185,000 pages (0.7 GB) and
-took 2.2-2.4 s instead of 1.1 s; touching 6 GiB took 3.7 s, once.
+steps do not fault fresh ones. In a crowd of 8 after a start, each first step beyond the fourth
+faulted some 185,000 pages (0.7 GB) and took 2.2-2.4 s instead of 1.1 s; touching 6 GiB took
+3.7 s, once.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ from vit_hybrid.processor import square_processor
 PHOTOS = [p for p in sorted(EXAMPLES.iterdir()) if p.suffix in {".jpg", ".png"} and not p.name.startswith("scene")]
 CONTROLS = ["rollout", 12, -1, "mean", "stage2", None, "inferno", 0.6]  # method ... opacity, as the page starts
 SLACK = 1.15
+TIMES = ("first_picture", "last_class")  # what each visitor notes, from the release
 POLL_S = 0.01  # how often a visitor looks for new messages (gradio_client's own reader looks every 50 ms)
 
 
@@ -184,11 +185,10 @@ def main() -> None:
             if k < len(plan):
                 since = len(SCHEDULER.durations)
                 results = crowd(url, name, plan[k])
-                rounds[plan[k]].append({"first_picture": max(r.get("first_picture", float("inf")) for r in results),
-                                        "last_class": max(r.get("last_class", float("inf")) for r in results),
-                                        "steps_s": step_times(since), "load": load()})
+                slowest = {t: max(r.get(t, float("inf")) for r in results) for t in TIMES}
+                rounds[plan[k]].append({**slowest, "steps_s": step_times(since), "load": load()})
         forward = statistics.median(f for f, _ in forwards)
-        single = {k: statistics.median(r[k] for r in rounds[1]) for k in ("first_picture", "last_class")}
+        single = {t: statistics.median(r[t] for r in rounds[1]) for t in TIMES}
         report.update(no_grad_forward_s=forward, forwards=forwards, rounds=rounds)
         print(f"no-grad forward with attentions, batch 1: median {forward:.3f} s of {len(forwards)} "
               f"(load {statistics.median(f[1] for f in forwards):.2f})")
@@ -197,7 +197,7 @@ def main() -> None:
               f"the forward (target <= 1.3: {'met' if ratio <= 1.3 else 'MISSED'}), fifth class "
               f"{single['last_class']:.3f} s")
         for n, runs in rounds.items():
-            ratios = {k: [r[k] / (n * single[k]) for r in runs] for k in ("first_picture", "last_class")}
+            ratios = {t: [r[t] / (n * single[t]) for r in runs] for t in TIMES}
             medians = {k: statistics.median(v) for k, v in ratios.items()}
             print(f"N={n}: slowest first picture {joined(r['first_picture'] for r in runs)} s = "
                   f"{joined(ratios['first_picture'])} x N x single; slowest last class "
